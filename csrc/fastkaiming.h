@@ -1,0 +1,125 @@
+/*
+ * fastkaiming.h: the public C API of the fastkaiming core (pure C11, no Python.h).
+ *
+ * src/fastkaiming/_core.pxd mirrors the declarations below and must match them.
+ *
+ * Generator
+ *   Philox4x32-10 (Salmon et al., SC11). key = (seed low 32 bits, seed high 32 bits);
+ *   counter = (block low, block high, stream low, stream high). One block gives 4 words.
+ *
+ * Determinism contract
+ *   Sample i of a fill that starts at sample index `offset` is a pure function of
+ *   (seed, stream, offset + i, distribution, parameters, dtype). It does not depend on the
+ *   thread count, the kernel (ISA) chosen, the strides of the buffer or on how the fill is
+ *   split into chunks. Each transform consumes a fixed number of words per sample.
+ *
+ * Word-to-sample mapping (n = offset + i, w[j] = word j of block b)
+ *   uint32 raw   b = n / 4: sample = w[n % 4].
+ *   f32 uniform  b = n / 4, w = w[n % 4]: k = w >> 8 (24 bits),
+ *                v = (2k + 1 - 2^24) * 2^-24, an odd multiple of 2^-24 in (-1, 1), exact;
+ *                x = clamp(fma(scale, v, loc), lo, hi).
+ *   f32 normal   b = n / 4; pair p = (n % 4) / 2 uses radius word w[2p] and angle word w[2p+1];
+ *                even n takes r*cos(theta), odd n takes r*sin(theta).
+ *                u = fl(fl(w[2p] >> 1) * 2^-31 + 2^-32) in [2^-32, 1]: log(u) is finite;
+ *                r = sqrt(-2 log u) <= 6.6604;
+ *                theta = 2*pi * (octant + t) / 8 from the angle word: octant = top 3 bits,
+ *                t = (2m + 1) * 2^-24 with m the next 23 bits (reflected in odd octants), so
+ *                theta is the midpoint of one of 2^26 equal arcs;
+ *                x = fma(std, z, mean).
+ *   f64 uniform  b = n / 2; the 64-bit word x = w[2j] | w[2j+1] << 32 with j = n % 2;
+ *                k = x >> 11 (53 bits), v = (2k + 1 - 2^53) * 2^-53; x as for f32.
+ *   f64 normal   b = n / 2; radius from w[0] | w[1] << 32, angle from w[2] | w[3] << 32;
+ *                even n takes r*cos, odd n r*sin. u = ((x >> 11) + 1) * 2^-53 in [2^-53, 1]
+ *                (r <= 8.5691); octant = top 3 bits, m = next 52 bits, t = (2m + 1) * 2^-53.
+ *   f16          the f32 sample, rounded once to the nearest binary16 (ties to even).
+ *   log, sin and cos are the in-house polynomials of transforms.h (no libm), evaluated with
+ *   explicit fused multiply-adds; sqrt and division are the correctly rounded IEEE operations.
+ *
+ * Stream length: 2^64 blocks, so 2^66 samples for uint32/f32/f16 and 2^65 for f64. A fill
+ * starts at (block, phase) with phase < samples per block; the caller keeps the whole fill
+ * inside the stream.
+ */
+#ifndef FASTKAIMING_H
+#define FASTKAIMING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FK_MAX_NDIM 64
+
+typedef enum {
+    FK_OK = 0,
+    FK_EINVAL = 1,      /* an argument the Python layer should have rejected */
+    FK_EISA = 2,        /* the requested kernel is not available on this CPU or build */
+} fk_status;
+
+typedef enum {
+    FK_DTYPE_UINT32 = 0,
+    FK_DTYPE_FLOAT16 = 1,
+    FK_DTYPE_FLOAT32 = 2,
+    FK_DTYPE_FLOAT64 = 3,
+} fk_dtype;
+
+typedef enum {
+    FK_DIST_RAW = 0,     /* uint32 only */
+    FK_DIST_UNIFORM = 1, /* clamp(loc + scale * v, lo, hi), v uniform in (-1, 1) */
+    FK_DIST_NORMAL = 2,  /* loc + scale * z, z standard normal */
+} fk_dist;
+
+typedef enum {
+    FK_ISA_AUTO = -1,
+    FK_ISA_SCALAR = 0,
+    FK_ISA_COUNT = 1,
+} fk_isa;
+
+/* Parameters in double; each kernel rounds them once to its compute precision. */
+typedef struct {
+    double loc;    /* normal: mean; uniform: (a + b) / 2 */
+    double scale;  /* normal: std;  uniform: (b - a) / 2 */
+    double lo, hi; /* uniform: the closed output interval; unused by normal */
+} fk_params;
+
+/* Where a run of samples starts: Philox key and counter. */
+typedef struct {
+    uint32_t key[2];   /* seed low, seed high */
+    uint64_t stream;
+    uint64_t block;    /* block of the first sample */
+    uint32_t phase;    /* index of the first sample within its block */
+} fk_position;
+
+/* A strided n-d fill, element i in C order gets sample (block, phase) + i. */
+typedef struct {
+    void *data;
+    int ndim;                 /* 0 .. FK_MAX_NDIM; 0 means one element */
+    const int64_t *shape;
+    const int64_t *strides;   /* in bytes, any sign */
+    fk_dtype dtype;
+    fk_dist dist;
+    fk_params params;
+    fk_position start;
+    int threads;              /* >= 1; small fills use fewer */
+    int isa;                  /* an fk_isa value */
+} fk_request;
+
+/* Samples per Philox block for (dist, dtype): 4, or 2 for float64; 0 if not supported. */
+unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype);
+
+/* Bit mask of the kernels this CPU and build can run (bit i is fk_isa i). */
+unsigned fk_isa_available(void);
+const char *fk_isa_name(int isa);
+
+/* The whole fill; releases nothing and allocates nothing but thread stacks. */
+fk_status fk_fill(const fk_request *req);
+
+/* One Philox4x32-10 block: out = philox(counter (ctr[0..3]), key (key[0..1])). */
+void fk_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FASTKAIMING_H */

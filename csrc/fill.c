@@ -1,0 +1,260 @@
+/*
+ * fill.c: n-d strided fills on top of the 1-d kernels: argument checks, axis coalescing,
+ * the split into per-thread ranges of C-order indices, and strided scatter.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "philox.h"
+
+/* Fills below this many elements stay on the calling thread. */
+#define FK_MIN_PARALLEL 262144
+/* Thread ranges start on multiples of this many elements (a 64-byte line for f32 and f16). */
+#define FK_RANGE_ALIGN 64
+#define FK_MAX_THREADS 1024
+/* Elements per strided scatter pass: 8 KiB of float64 on the stack. */
+#define FK_SCRATCH 1024
+
+typedef struct {
+    char *data;
+    int ndim;                      /* >= 1 after coalescing */
+    int64_t shape[FK_MAX_NDIM];
+    int64_t strides[FK_MAX_NDIM];  /* bytes */
+    size_t itemsize;
+    unsigned per_block;
+    fk_kernel_fn kernel;
+    const fk_params *params;
+    fk_position start;
+} fk_plan;
+
+typedef struct {
+    const fk_plan *plan;
+    uint64_t begin, end;
+} fk_range;
+
+unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype)
+{
+    if (dist == FK_DIST_RAW)
+        return dtype == FK_DTYPE_UINT32 ? 4 : 0;
+    if (dist != FK_DIST_UNIFORM && dist != FK_DIST_NORMAL)
+        return 0;
+    switch (dtype) {
+    case FK_DTYPE_FLOAT16:
+    case FK_DTYPE_FLOAT32:
+        return 4;
+    case FK_DTYPE_FLOAT64:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+unsigned fk_isa_available(void) { return 1u << FK_ISA_SCALAR; }
+
+const char *fk_isa_name(int isa)
+{
+    switch (isa) {
+    case FK_ISA_SCALAR:
+        return "scalar";
+    default:
+        return "unknown";
+    }
+}
+
+static const fk_kernel_table *table_for(int isa)
+{
+    if (isa == FK_ISA_AUTO)
+        isa = FK_ISA_SCALAR;
+    if (isa < 0 || isa >= FK_ISA_COUNT || !(fk_isa_available() & (1u << isa)))
+        return NULL;
+    return &fk_kernels_scalar;
+}
+
+static fk_kernel_fn kernel_for(const fk_kernel_table *t, fk_dist dist, fk_dtype dtype)
+{
+    if (dist == FK_DIST_RAW)
+        return t->raw_u32;
+    int normal = dist == FK_DIST_NORMAL;
+    switch (dtype) {
+    case FK_DTYPE_FLOAT16:
+        return normal ? t->normal_f16 : t->uniform_f16;
+    case FK_DTYPE_FLOAT32:
+        return normal ? t->normal_f32 : t->uniform_f32;
+    default:
+        return normal ? t->normal_f64 : t->uniform_f64;
+    }
+}
+
+static size_t itemsize_of(fk_dtype dtype)
+{
+    return dtype == FK_DTYPE_FLOAT16 ? 2 : dtype == FK_DTYPE_FLOAT64 ? 8 : 4;
+}
+
+/* The position of the sample `i` elements after the start of the fill. */
+static fk_position advance(const fk_position *s, unsigned per_block, uint64_t i)
+{
+    fk_position p = *s;
+    uint64_t q = p.phase + i; /* i < 2^63, phase < 4: no overflow */
+    p.block += q / per_block;
+    p.phase = (uint32_t)(q % per_block);
+    return p;
+}
+
+static void scatter(char *dst, int64_t stride, const char *src, size_t n, size_t itemsize)
+{
+    for (size_t i = 0; i < n; i++, dst += stride, src += itemsize)
+        memcpy(dst, src, itemsize);
+}
+
+/* One row segment: n elements from dst with byte stride, starting at sample index i. */
+static void fill_run(const fk_plan *pl, char *dst, int64_t stride, size_t n, uint64_t i)
+{
+    if (stride == (int64_t)pl->itemsize) {
+        fk_position at = advance(&pl->start, pl->per_block, i);
+        pl->kernel(dst, n, &at, pl->params);
+        return;
+    }
+    double scratch[FK_SCRATCH]; /* aligned for every dtype */
+    size_t chunk = FK_SCRATCH * sizeof(double) / pl->itemsize;
+    while (n > 0) {
+        size_t m = n < chunk ? n : chunk;
+        fk_position at = advance(&pl->start, pl->per_block, i);
+        pl->kernel(scratch, m, &at, pl->params);
+        scatter(dst, stride, (const char *)scratch, m, pl->itemsize);
+        dst += (int64_t)m * stride;
+        n -= m;
+        i += m;
+    }
+}
+
+/* Fill C-order indices [begin, end), walking rows of the last axis. */
+static void fill_range(const fk_plan *pl, uint64_t begin, uint64_t end)
+{
+    const int last = pl->ndim - 1;
+    const uint64_t inner = (uint64_t)pl->shape[last];
+    int64_t idx[FK_MAX_NDIM];
+    uint64_t row = begin / inner, col = begin % inner;
+    char *ptr = pl->data;
+    for (int d = last - 1; d >= 0; d--) {
+        idx[d] = (int64_t)(row % (uint64_t)pl->shape[d]);
+        row /= (uint64_t)pl->shape[d];
+        ptr += idx[d] * pl->strides[d];
+    }
+    uint64_t i = begin;
+    while (i < end) {
+        uint64_t n = inner - col;
+        if (n > end - i)
+            n = end - i;
+        fill_run(pl, ptr + (int64_t)col * pl->strides[last], pl->strides[last], (size_t)n, i);
+        i += n;
+        col = 0;
+        for (int d = last - 1; d >= 0; d--) { /* odometer over the outer axes */
+            ptr += pl->strides[d];
+            if (++idx[d] < pl->shape[d])
+                break;
+            ptr -= idx[d] * pl->strides[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static void *range_main(void *arg)
+{
+    const fk_range *r = arg;
+    fill_range(r->plan, r->begin, r->end);
+    return NULL;
+}
+
+/* Merge axis d into d + 1 where memory allows, so contiguous arrays become one run. */
+static void coalesce(fk_plan *pl)
+{
+    int out = 0;
+    for (int d = 0; d < pl->ndim; d++) {
+        if (pl->shape[d] == 1 && pl->ndim - d > 1)
+            continue; /* a length-1 axis never moves the pointer */
+        pl->shape[out] = pl->shape[d];
+        pl->strides[out] = pl->strides[d];
+        if (out > 0 && pl->strides[out - 1] == pl->shape[out] * pl->strides[out]) {
+            pl->shape[out - 1] *= pl->shape[out];
+            pl->strides[out - 1] = pl->strides[out];
+            continue;
+        }
+        out++;
+    }
+    pl->ndim = out;
+}
+
+fk_status fk_fill(const fk_request *req)
+{
+    if (req == NULL || req->ndim < 0 || req->ndim > FK_MAX_NDIM || req->threads < 1)
+        return FK_EINVAL;
+    unsigned per_block = fk_samples_per_block(req->dist, req->dtype);
+    if (per_block == 0 || req->start.phase >= per_block)
+        return FK_EINVAL;
+    const fk_kernel_table *table = table_for(req->isa);
+    if (table == NULL)
+        return FK_EISA;
+
+    fk_plan pl;
+    pl.data = req->data;
+    pl.itemsize = itemsize_of(req->dtype);
+    pl.per_block = per_block;
+    pl.kernel = kernel_for(table, req->dist, req->dtype);
+    pl.params = &req->params;
+    pl.start = req->start;
+    pl.ndim = req->ndim > 0 ? req->ndim : 1;
+    uint64_t total = 1;
+    for (int d = 0; d < pl.ndim; d++) {
+        int64_t len = req->ndim > 0 ? req->shape[d] : 1;
+        if (len < 0)
+            return FK_EINVAL;
+        if (len > 0 && total > (UINT64_C(1) << 62) / (uint64_t)len)
+            return FK_EINVAL;
+        total *= (uint64_t)len;
+        pl.shape[d] = len;
+        pl.strides[d] = req->ndim > 0 ? req->strides[d] : (int64_t)pl.itemsize;
+    }
+    if (total == 0)
+        return FK_OK;
+    if (req->data == NULL)
+        return FK_EINVAL;
+    coalesce(&pl);
+
+    uint64_t nthreads = (uint64_t)req->threads;
+    if (nthreads > FK_MAX_THREADS)
+        nthreads = FK_MAX_THREADS;
+    if (total < FK_MIN_PARALLEL)
+        nthreads = 1;
+    uint64_t per = (total + nthreads - 1) / nthreads;
+    per = (per + FK_RANGE_ALIGN - 1) / FK_RANGE_ALIGN * FK_RANGE_ALIGN;
+    nthreads = (total + per - 1) / per;
+    if (nthreads <= 1) {
+        fill_range(&pl, 0, total);
+        return FK_OK;
+    }
+
+    fk_range ranges[FK_MAX_THREADS];
+    pthread_t tids[FK_MAX_THREADS];
+    int started[FK_MAX_THREADS];
+    for (uint64_t t = 0; t < nthreads; t++) {
+        ranges[t].plan = &pl;
+        ranges[t].begin = t * per;
+        ranges[t].end = (t + 1) * per < total ? (t + 1) * per : total;
+    }
+    for (uint64_t t = 1; t < nthreads; t++)
+        started[t] = pthread_create(&tids[t], NULL, range_main, &ranges[t]) == 0;
+    fill_range(&pl, ranges[0].begin, ranges[0].end);
+    for (uint64_t t = 1; t < nthreads; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else /* no thread to be had: the same range on this one, same result */
+            fill_range(&pl, ranges[t].begin, ranges[t].end);
+    }
+    return FK_OK;
+}
+
+void fk_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4])
+{
+    fk_philox_block(ctr[0], ctr[1], ctr[2], ctr[3], key[0], key[1], out);
+}

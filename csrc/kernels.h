@@ -1,0 +1,23 @@
+/*
+ * kernels.h: the contiguous 1-d kernels of one instruction set, as a table that fill.c
+ * dispatches through. Every table must produce the scalar table's output bit for bit.
+ */
+#ifndef FK_KERNELS_H
+#define FK_KERNELS_H
+
+#include <stddef.h>
+
+#include "fastkaiming.h"
+
+/* Fill out[0 .. n) contiguously with samples pos, pos + 1, ... */
+typedef void (*fk_kernel_fn)(void *out, size_t n, const fk_position *pos, const fk_params *p);
+
+typedef struct {
+    fk_kernel_fn raw_u32;
+    fk_kernel_fn uniform_f16, uniform_f32, uniform_f64;
+    fk_kernel_fn normal_f16, normal_f32, normal_f64;
+} fk_kernel_table;
+
+extern const fk_kernel_table fk_kernels_scalar;
+
+#endif /* FK_KERNELS_H */

@@ -1,0 +1,246 @@
+/*
+ * transforms.h: Philox words to samples, the scalar reference of every kernel.
+ *
+ * The SIMD kernels must reproduce these functions bit for bit: same constants, same operation
+ * order, the same explicit fused multiply-adds (fmaf/fma), no other contraction
+ * (-ffp-contract=off). The mapping itself is documented in fastkaiming.h.
+ *
+ * Polynomials: sin and cos are Taylor polynomials on [0, pi/4]; log(m) on
+ * [sqrt(1/2), sqrt(2)) is 2 atanh(s) with s = (m - 1) / (m + 1), a series in s^2 <= 0.0295.
+ * Their truncation errors are below 2.5e-9 (f32) and 1e-17 (f64) relative.
+ */
+#ifndef FK_TRANSFORMS_H
+#define FK_TRANSFORMS_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline uint32_t fk_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+static inline float fk_f32_from(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+static inline uint64_t fk_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+static inline double fk_f64_from(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+/* ---- float32 ---------------------------------------------------------------------------- */
+
+/* sin(x) = x + x^3 (S1 + x^2 (S2 + ...)), Taylor coefficients -1/3!, 1/5!, -1/7!, 1/9! */
+#define FK_S1F (-0x1.555556p-3f)
+#define FK_S2F (0x1.111112p-7f)
+#define FK_S3F (-0x1.a01a02p-13f)
+#define FK_S4F (0x1.71de3ap-19f)
+/* cos(x) = 1 + x^2 (C1 + x^2 (C2 + ...)), -1/2!, 1/4!, -1/6!, 1/8!, -1/10! */
+#define FK_C1F (-0x1p-1f)
+#define FK_C2F (0x1.555556p-5f)
+#define FK_C3F (-0x1.6c16c2p-10f)
+#define FK_C4F (0x1.a01a02p-16f)
+#define FK_C5F (-0x1.27e4fcp-22f)
+/* log(m) = 2s + s^3 (L1 + s^2 (L2 + ...)), L_k = 2 / (2k + 1) */
+#define FK_L1F (0x1.555556p-1f)
+#define FK_L2F (0x1.99999ap-2f)
+#define FK_L3F (0x1.24924ap-2f)
+#define FK_L4F (0x1.c71c72p-3f)
+#define FK_LN2F (0x1.62e430p-1f)
+#define FK_PI4F (0x1.921fb6p-1f)
+#define FK_SQRTHALF_F32_BITS 0x3f3504f3u /* sqrt(1/2) */
+
+/* Natural log of u in (0, 1]. */
+static inline float fk_log_f32(float u)
+{
+    uint32_t i = fk_f32_bits(u);
+    /* u = 2^e * m with m in [sqrt(1/2), sqrt(2)) */
+    uint32_t e_biased = (i + (0x3f800000u - FK_SQRTHALF_F32_BITS)) >> 23;
+    int32_t e = (int32_t)e_biased - 127;
+    float m = fk_f32_from(i - ((uint32_t)e << 23));
+    float s = (m - 1.0f) / (m + 1.0f);
+    float z = s * s;
+    float p = fmaf(z, fmaf(z, fmaf(z, FK_L4F, FK_L3F), FK_L2F), FK_L1F);
+    float logm = fmaf(s * z, p, s + s);
+    return fmaf((float)e, FK_LN2F, logm);
+}
+
+/* sin and cos of x in [0, pi/4]. */
+static inline void fk_sincos_f32(float x, float *s, float *c)
+{
+    float x2 = x * x;
+    float ps = fmaf(x2, fmaf(x2, fmaf(x2, FK_S4F, FK_S3F), FK_S2F), FK_S1F);
+    float pc = fmaf(x2, fmaf(x2, fmaf(x2, fmaf(x2, FK_C5F, FK_C4F), FK_C3F), FK_C2F), FK_C1F);
+    *s = fmaf(x * x2, ps, x);
+    *c = fmaf(x2, pc, 1.0f);
+}
+
+/* Place (s, c) = (sin, cos) of the in-octant angle into octant o of the circle. */
+static inline void fk_octant_f32(uint32_t o, float s, float c, float *cos_t, float *sin_t)
+{
+    float cc = ((o + 1u) & 2u) ? s : c;
+    float ss = ((o + 1u) & 2u) ? c : s;
+    *cos_t = ((o + 2u) & 4u) ? -cc : cc;
+    *sin_t = (o & 4u) ? -ss : ss;
+}
+
+/* Box-Muller: radius word wr, angle word wa -> (r cos theta, r sin theta). */
+static inline void fk_box_muller_f32(uint32_t wr, uint32_t wa, float *z_cos, float *z_sin)
+{
+    /* u in [2^-32, 1]: log(u) stays finite */
+    float u = fmaf((float)(int32_t)(wr >> 1), 0x1p-31f, 0x1p-32f);
+    float r = sqrtf(-2.0f * fk_log_f32(u));
+    uint32_t o = wa >> 29;
+    uint32_t m = (wa >> 6) & 0x7fffffu;
+    if (o & 1u)
+        m ^= 0x7fffffu; /* odd octants run backwards: angle = pi/4 - x */
+    float x = (float)(int32_t)(2u * m + 1u) * 0x1p-24f * FK_PI4F;
+    float s, c, ct, st;
+    fk_sincos_f32(x, &s, &c);
+    fk_octant_f32(o, s, c, &ct, &st);
+    *z_cos = r * ct;
+    *z_sin = r * st;
+}
+
+/* Uniform in (-1, 1): an odd multiple of 2^-24, exact. */
+static inline float fk_symmetric_f32(uint32_t w)
+{
+    return (float)((int32_t)(2u * (w >> 8) + 1u) - (1 << 24)) * 0x1p-24f;
+}
+
+static inline float fk_clamp_f32(float x, float lo, float hi)
+{
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+}
+
+/* float32 -> binary16, round to nearest, ties to even; NaN stays NaN. */
+static inline uint16_t fk_f32_to_f16(float f)
+{
+    uint32_t x = fk_f32_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    x &= 0x7fffffffu;
+    if (x > 0x7f800000u)
+        return sign | 0x7e00u;
+    if (x >= 0x477ff000u) /* >= 65520 rounds to infinity */
+        return sign | 0x7c00u;
+    if (x >= 0x38800000u) { /* >= 2^-14: normal binary16 */
+        uint32_t r = x + 0x0fffu + ((x >> 13) & 1u);
+        return sign | (uint16_t)((r - 0x38000000u) >> 13);
+    }
+    /* subnormal binary16: round |f| / 2^-24 to an integer */
+    uint32_t e = x >> 23;
+    if (e < 102) /* |f| < 2^-25 rounds to zero */
+        return sign;
+    uint32_t mant = (x & 0x7fffffu) | 0x800000u;
+    uint32_t shift = 126u - e; /* 14 .. 24 */
+    uint32_t q = mant >> shift;
+    uint32_t rem = mant & ((1u << shift) - 1u);
+    uint32_t half = 1u << (shift - 1u);
+    if (rem > half || (rem == half && (q & 1u)))
+        q++;
+    return sign | (uint16_t)q;
+}
+
+/* ---- float64 ---------------------------------------------------------------------------- */
+
+#define FK_S1 (-0x1.5555555555555p-3)
+#define FK_S2 (0x1.1111111111111p-7)
+#define FK_S3 (-0x1.a01a01a01a01ap-13)
+#define FK_S4 (0x1.71de3a556c734p-19)
+#define FK_S5 (-0x1.ae64567f544e4p-26)
+#define FK_S6 (0x1.6124613a86d09p-33)
+#define FK_S7 (-0x1.ae7f3e733b81fp-41)
+#define FK_S8 (0x1.952c77030ad4ap-49)
+#define FK_C1 (-0x1p-1)
+#define FK_C2 (0x1.5555555555555p-5)
+#define FK_C3 (-0x1.6c16c16c16c17p-10)
+#define FK_C4 (0x1.a01a01a01a01ap-16)
+#define FK_C5 (-0x1.27e4fb7789f5cp-22)
+#define FK_C6 (0x1.1eed8eff8d898p-29)
+#define FK_C7 (-0x1.93974a8c07c9dp-37)
+#define FK_C8 (0x1.ae7f3e733b81fp-45)
+#define FK_L1 (0x1.5555555555555p-1)
+#define FK_L2 (0x1.999999999999ap-2)
+#define FK_L3 (0x1.2492492492492p-2)
+#define FK_L4 (0x1.c71c71c71c71cp-3)
+#define FK_L5 (0x1.745d1745d1746p-3)
+#define FK_L6 (0x1.3b13b13b13b14p-3)
+#define FK_L7 (0x1.1111111111111p-3)
+#define FK_L8 (0x1.e1e1e1e1e1e1ep-4)
+#define FK_L9 (0x1.af286bca1af28p-4)
+#define FK_L10 (0x1.8618618618618p-4)
+#define FK_L11 (0x1.642c8590b2164p-4)
+/* ln 2 = LN2_HI + LN2_LO; LN2_HI has 32 trailing zero bits so e * LN2_HI is exact */
+#define FK_LN2_HI (0x1.62e42feep-1)
+#define FK_LN2_LO (0x1.a39ef35793c76p-33)
+#define FK_PI4 (0x1.921fb54442d18p-1)
+#define FK_SQRTHALF_F64_BITS 0x3fe6a09e667f3bcdull
+
+static inline double fk_log_f64(double u)
+{
+    uint64_t i = fk_f64_bits(u);
+    uint64_t e_biased = (i + (0x3ff0000000000000ull - FK_SQRTHALF_F64_BITS)) >> 52;
+    int64_t e = (int64_t)e_biased - 1023;
+    double m = fk_f64_from(i - ((uint64_t)e << 52));
+    double s = (m - 1.0) / (m + 1.0);
+    double z = s * s;
+    double p = fma(z, FK_L11, FK_L10);
+    p = fma(z, p, FK_L9);
+    p = fma(z, p, FK_L8);
+    p = fma(z, p, FK_L7);
+    p = fma(z, p, FK_L6);
+    p = fma(z, p, FK_L5);
+    p = fma(z, p, FK_L4);
+    p = fma(z, p, FK_L3);
+    p = fma(z, p, FK_L2);
+    p = fma(z, p, FK_L1);
+    double logm = fma(s * z, p, s + s);
+    double ed = (double)e;
+    return fma(ed, FK_LN2_HI, fma(ed, FK_LN2_LO, logm));
+}
+
+static inline void fk_sincos_f64(double x, double *s, double *c)
+{
+    double x2 = x * x;
+    double ps = fma(x2, FK_S8, FK_S7);
+    ps = fma(x2, ps, FK_S6);
+    ps = fma(x2, ps, FK_S5);
+    ps = fma(x2, ps, FK_S4);
+    ps = fma(x2, ps, FK_S3);
+    ps = fma(x2, ps, FK_S2);
+    ps = fma(x2, ps, FK_S1);
+    double pc = fma(x2, FK_C8, FK_C7);
+    pc = fma(x2, pc, FK_C6);
+    pc = fma(x2, pc, FK_C5);
+    pc = fma(x2, pc, FK_C4);
+    pc = fma(x2, pc, FK_C3);
+    pc = fma(x2, pc, FK_C2);
+    pc = fma(x2, pc, FK_C1);
+    *s = fma(x * x2, ps, x);
+    *c = fma(x2, pc, 1.0);
+}
+
+static inline void fk_box_muller_f64(uint64_t xr, uint64_t xa, double *z_cos, double *z_sin)
+{
+    /* u in [2^-53, 1]: log(u) stays finite */
+    double u = (double)((xr >> 11) + 1u) * 0x1p-53;
+    double r = sqrt(-2.0 * fk_log_f64(u));
+    uint32_t o = (uint32_t)(xa >> 61);
+    uint64_t m = (xa >> 9) & 0xfffffffffffffull;
+    if (o & 1u)
+        m ^= 0xfffffffffffffull;
+    double x = (double)(int64_t)(2u * m + 1u) * 0x1p-53 * FK_PI4;
+    double s, c;
+    fk_sincos_f64(x, &s, &c);
+    double cc = ((o + 1u) & 2u) ? s : c;
+    double ss = ((o + 1u) & 2u) ? c : s;
+    *z_cos = r * (((o + 2u) & 4u) ? -cc : cc);
+    *z_sin = r * ((o & 4u) ? -ss : ss);
+}
+
+static inline double fk_symmetric_f64(uint64_t x)
+{
+    return (double)((int64_t)(2u * (x >> 11) + 1u) - ((int64_t)1 << 53)) * 0x1p-53;
+}
+
+static inline double fk_clamp_f64(double x, double lo, double hi)
+{
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+}
+
+#endif /* FK_TRANSFORMS_H */

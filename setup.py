@@ -1,0 +1,28 @@
+"""Declares the extension; all metadata lives in pyproject.toml."""
+import sys
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+C_SOURCES = ["csrc/fill.c", "csrc/kernel_scalar.c"]
+
+if sys.platform == "win32":
+    compile_args = ["/fp:precise"]
+    link_args = []
+else:
+    # Baseline ISA flags only; -ffp-contract=off keeps every fused multiply-add explicit.
+    compile_args = ["-std=c11", "-O2", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
+    link_args = ["-pthread"]
+
+extensions = [
+    Extension(
+        "fastkaiming._core",
+        sources=["src/fastkaiming/_core.pyx", *C_SOURCES],
+        include_dirs=["csrc"],
+        libraries=[] if sys.platform == "win32" else ["m"],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    )
+]
+
+setup(ext_modules=cythonize(extensions, language_level=3))
