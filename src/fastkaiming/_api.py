@@ -1,0 +1,277 @@
+"""The public fills: PyTorch's names, in place, returning the object they were given."""
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
+from . import _buffers, _checks, _core, _fans
+
+T = TypeVar("T")
+
+# Kernel used by every fill; tests set it to run each path (see tests/conftest.py).
+_ISA = _core.ISA_AUTO
+
+_SQRT3 = math.sqrt(3.0)
+_UNIFORM = _core.DIST_UNIFORM
+_NORMAL = _core.DIST_NORMAL
+_RAW = _core.DIST_RAW
+
+# (loc, scale, lo, hi) of the C core's fk_params
+Params = tuple[float, float, float, float]
+
+
+def _fill(
+    tensor: T,
+    dist: int,
+    params: Callable[[tuple[int, ...]], Params],
+    *,
+    seed: object,
+    stream: object,
+    offset: object,
+    threads: object,
+    dtype: object,
+    supported: tuple[str, ...] = _buffers.FLOAT_DTYPES,
+) -> T:
+    """Validate everything, then make the one call that writes.
+
+    `params(shape)` checks and returns the distribution parameters; it is not called for a
+    zero-element tensor. `stream` may be a callable, called only once all checks passed.
+    """
+    target = _buffers.as_target(tensor, dtype, supported)
+    array = target.array
+    per_block = _core.samples_per_block(dist, target.code)
+    key = _checks.seed(seed)
+    if not callable(stream):
+        stream = _checks.stream(stream)
+    first = _checks.offset(offset, array.size, per_block, target.dtype)
+    nthreads = _checks.threads(threads)
+    if array.size == 0:
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+        return tensor
+    loc, scale, lo, hi = params(array.shape)
+    limit = _checks.FLOAT_MAX.get(target.dtype)
+    if limit is not None:
+        named = (("mean", loc), ("std", scale)) if dist == _NORMAL else (("a", lo), ("b", hi))
+        for name, value in named:
+            if abs(value) > limit:
+                raise ValueError(f"{name}={value!r} is out of range for {target.dtype}")
+    if callable(stream):
+        stream = stream()
+    block, phase = divmod(first, per_block)
+    _core.fill(array, target.code, dist, loc, scale, lo, hi,
+               key, stream, block, phase, nthreads, _ISA)  # fmt: skip
+    return tensor
+
+
+def _normal_params(mean: float, std: float) -> Params:
+    return (mean, std, -math.inf, math.inf)
+
+
+def _uniform_params(a: float, b: float) -> Params:
+    return (a / 2 + b / 2, b / 2 - a / 2, a, b)
+
+
+def normal_(
+    tensor: T,
+    mean: float = 0.0,
+    std: float = 1.0,
+    *,
+    seed: int | None = None,
+    stream: int = 0,
+    offset: int = 0,
+    threads: int | None = None,
+    dtype: object = None,
+) -> T:
+    """Fill `tensor` in place with N(mean, std^2) samples (Box-Muller); return `tensor`.
+
+    Sample i is a pure function of (seed, stream, offset + i, mean, std, dtype): the same for
+    any `threads`, any strides and any split of the buffer into pieces at matching offsets.
+    `seed=None` draws a fresh seed from the OS. `dtype` is needed for raw byte buffers.
+    """
+    m = _checks.real("mean", mean)
+    s = _checks.real("std", std, nonnegative=True)
+    return _fill(tensor, _NORMAL, lambda shape: _normal_params(m, s), seed=seed, stream=stream,
+                 offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+
+
+def uniform_(
+    tensor: T,
+    a: float = 0.0,
+    b: float = 1.0,
+    *,
+    seed: int | None = None,
+    stream: int = 0,
+    offset: int = 0,
+    threads: int | None = None,
+    dtype: object = None,
+) -> T:
+    """Fill `tensor` in place with U(a, b) samples; return `tensor`.
+
+    Samples are a + (b - a) * (v + 1) / 2 for v uniform on the 2^24 (float32) or 2^53
+    (float64) odd multiples of the grid step in (-1, 1), rounded once and clamped to [a, b].
+    """
+    lo = _checks.real("a", a)
+    hi = _checks.real("b", b)
+    if lo > hi:
+        raise ValueError(f"uniform_ expects a <= b, got a={lo!r}, b={hi!r}")
+    return _fill(tensor, _UNIFORM, lambda shape: _uniform_params(lo, hi), seed=seed,
+                 stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+
+
+def _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis):  # type: ignore[no-untyped-def]
+    """Check the Kaiming arguments now; return shape -> std, evaluated after the buffer checks."""
+    slope = _checks.real("a", a, nonnegative=True)
+    _checks.choice("mode", mode, _fans.MODES)
+    _checks.choice("nonlinearity", nonlinearity, _fans.NONLINEARITIES)
+    gain = _fans.calculate_gain(nonlinearity, slope)
+    fans = _fans.check_fan_args(fan_in, fan_out)
+    _checks.integer("in_axis", in_axis)
+    _checks.integer("out_axis", out_axis)
+
+    def std(shape: tuple[int, ...]) -> float:
+        return _fans.kaiming_std(gain, _fans.fan(shape, mode, *fans, in_axis, out_axis))
+
+    return std
+
+
+def kaiming_normal_(
+    tensor: T,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    *,
+    seed: int | None = None,
+    stream: int = 0,
+    offset: int = 0,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
+    in_axis: int = 1,
+    out_axis: int = 0,
+    threads: int | None = None,
+    dtype: object = None,
+) -> T:
+    """Fill `tensor` in place with He-normal samples N(0, std^2); return `tensor`.
+
+    std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a) (sqrt(2 / (1 + a^2)) for
+    leaky_relu, sqrt(2) for relu), fan = fan_in, fan_out or their mean (`mode`).
+    Fans come from the shape (PyTorch's (out, in, *kernel) layout by default; in_axis=-2,
+    out_axis=-1 for Keras/JAX) unless given as fan_in=/fan_out=.
+    """
+    std = _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis)
+    return _fill(tensor, _NORMAL, lambda shape: _normal_params(0.0, std(shape)), seed=seed,
+                 stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+
+
+def kaiming_uniform_(
+    tensor: T,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    *,
+    seed: int | None = None,
+    stream: int = 0,
+    offset: int = 0,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
+    in_axis: int = 1,
+    out_axis: int = 0,
+    threads: int | None = None,
+    dtype: object = None,
+) -> T:
+    """Fill `tensor` in place with He-uniform samples U(-bound, bound); return `tensor`.
+
+    bound = sqrt(3) * gain / sqrt(fan), so the variance is gain^2 / fan as for
+    kaiming_normal_. Samples never leave [-bound, bound]. Arguments as kaiming_normal_.
+    """
+    std = _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis)
+
+    def params(shape: tuple[int, ...]) -> Params:
+        bound = _SQRT3 * std(shape)
+        return _uniform_params(-bound, bound)
+
+    return _fill(tensor, _UNIFORM, params, seed=seed, stream=stream, offset=offset,
+                 threads=threads, dtype=dtype)  # fmt: skip
+
+
+def random_raw(
+    out: T, *, seed: int, stream: int = 0, offset: int = 0, threads: int | None = None
+) -> T:
+    """Fill a writable uint32 buffer with raw Philox4x32-10 words; return `out`.
+
+    Word j is lane (offset + j) % 4 of block (offset + j) // 4 of `stream`: the counter is
+    (block low, block high, stream low, stream high) and the key (seed low, seed high).
+    """
+    if seed is None:
+        raise TypeError("random_raw needs an explicit seed (an int in [0, 2**64))")
+    return _fill(out, _RAW, lambda shape: (0.0, 0.0, 0.0, 0.0), seed=seed, stream=stream,
+                 offset=offset, threads=threads, dtype=None, supported=("uint32",))  # fmt: skip
+
+
+class Generator:
+    """A seed plus a stream counter: successive fills use streams 0, 1, 2, ...
+
+    ``g = Generator(0); g.kaiming_normal_(w1); g.kaiming_normal_(w2)`` is reproducible, and
+    the two layers come from independent Philox streams. A call that raises consumes no
+    stream. Safe to share between threads (each fill takes a distinct stream).
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._seed = _checks.seed(seed)
+        self._next = 0
+        self._lock = threading.Lock()
+
+    @property
+    def seed(self) -> int:
+        """The Philox key; drawn from the OS when the Generator was made with seed=None."""
+        return self._seed
+
+    @property
+    def next_stream(self) -> int:
+        """The stream the next fill will use."""
+        return self._next
+
+    def __repr__(self) -> str:
+        return f"Generator(seed={self._seed}, next_stream={self._next})"
+
+    def _take(self) -> int:
+        with self._lock:
+            if self._next >= _checks.U64:
+                raise ValueError("this Generator has used all 2**64 streams")
+            s = self._next
+            self._next += 1
+            return s
+
+    def normal_(self, tensor: T, mean: float = 0.0, std: float = 1.0, *,
+                threads: int | None = None, dtype: object = None) -> T:  # fmt: skip
+        """:func:`fastkaiming.normal_` on the next stream."""
+        return normal_(tensor, mean, std, seed=self._seed, stream=self._take,  # type: ignore[arg-type]
+                       threads=threads, dtype=dtype)  # fmt: skip
+
+    def uniform_(self, tensor: T, a: float = 0.0, b: float = 1.0, *,
+                 threads: int | None = None, dtype: object = None) -> T:  # fmt: skip
+        """:func:`fastkaiming.uniform_` on the next stream."""
+        return uniform_(tensor, a, b, seed=self._seed, stream=self._take,  # type: ignore[arg-type]
+                        threads=threads, dtype=dtype)  # fmt: skip
+
+    def kaiming_normal_(self, tensor: T, a: float = 0.0, mode: str = "fan_in",
+                        nonlinearity: str = "leaky_relu", *, fan_in: int | None = None,
+                        fan_out: int | None = None, in_axis: int = 1, out_axis: int = 0,
+                        threads: int | None = None, dtype: object = None) -> T:  # fmt: skip
+        """:func:`fastkaiming.kaiming_normal_` on the next stream."""
+        return kaiming_normal_(tensor, a, mode, nonlinearity, seed=self._seed,
+                               stream=self._take, fan_in=fan_in, fan_out=fan_out,  # type: ignore[arg-type]
+                               in_axis=in_axis, out_axis=out_axis, threads=threads,
+                               dtype=dtype)  # fmt: skip
+
+    def kaiming_uniform_(self, tensor: T, a: float = 0.0, mode: str = "fan_in",
+                         nonlinearity: str = "leaky_relu", *, fan_in: int | None = None,
+                         fan_out: int | None = None, in_axis: int = 1, out_axis: int = 0,
+                         threads: int | None = None, dtype: object = None) -> T:  # fmt: skip
+        """:func:`fastkaiming.kaiming_uniform_` on the next stream."""
+        return kaiming_uniform_(tensor, a, mode, nonlinearity, seed=self._seed,
+                                stream=self._take, fan_in=fan_in, fan_out=fan_out,  # type: ignore[arg-type]
+                                in_axis=in_axis, out_axis=out_axis, threads=threads,
+                                dtype=dtype)  # fmt: skip

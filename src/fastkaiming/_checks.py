@@ -1,0 +1,91 @@
+"""Argument checks shared by every public function: one place for every message."""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import secrets
+
+U64 = 1 << 64
+# Largest finite value of each output dtype; parameters beyond it are rejected.
+FLOAT_MAX = {"float16": 65504.0, "float32": 3.4028234663852886e38}
+
+
+def real(name: str, value: object, *, nonnegative: bool = False) -> float:
+    """A finite real number, as float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be finite, got {x!r}")
+    if nonnegative and x < 0:
+        raise ValueError(f"{name} must be >= 0, got {x!r}")
+    return x
+
+
+def integer(name: str, value: object) -> int:
+    """An int (or NumPy integer), never a bool or a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def seed(value: object) -> int:
+    """A 64-bit Philox key; None draws one from the OS entropy pool."""
+    if value is None:
+        return secrets.randbits(64)
+    s = integer("seed", value)
+    if not 0 <= s < U64:
+        raise ValueError(f"seed must be an int in [0, 2**64), got {s}")
+    return s
+
+
+def stream(value: object) -> int:
+    s = integer("stream", value)
+    if not 0 <= s < U64:
+        raise ValueError(f"stream must be an int in [0, 2**64), got {s}")
+    return s
+
+
+def offset(value: object, count: int, per_block: int, dtype_name: str) -> int:
+    """Sample index of the first element; the whole fill must stay inside the stream."""
+    o = integer("offset", value)
+    if o < 0:
+        raise ValueError(f"offset must be >= 0, got {o}")
+    length = per_block * U64
+    if o + count > length:
+        raise ValueError(
+            f"offset range [{o}, {o + count}) runs past the end of the stream "
+            f"({per_block} * 2**64 samples for {dtype_name})"
+        )
+    return o
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: OMP_NUM_THREADS if set, else the affinity mask."""
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def threads(value: object) -> int:
+    """scikit-learn's convention: None = usable cores, -1 = all of them, -2 = all but one."""
+    if value is None:
+        return usable_cores()
+    t = integer("threads", value)
+    if t == 0:
+        raise ValueError("threads must be a nonzero int (None for all usable cores), got 0")
+    if t < 0:
+        return max(1, usable_cores() + 1 + t)
+    return t
+
+
+def choice(name: str, value: object, options: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in options:
+        listed = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value

@@ -1,0 +1,125 @@
+"""Gains and fans: the policy half of He et al. (2015) and torch.nn.init."""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+from . import _checks
+
+_LINEAR = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+)
+NONLINEARITIES = (*_LINEAR, "sigmoid", "tanh", "relu", "leaky_relu", "selu")
+MODES = ("fan_in", "fan_out", "fan_avg")
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended gain for a nonlinearity, as ``torch.nn.init.calculate_gain``.
+
+    ============================  =================================
+    nonlinearity                  gain
+    ============================  =================================
+    linear, conv*d, sigmoid       1
+    tanh                          5/3
+    relu                          sqrt(2)
+    leaky_relu                    sqrt(2 / (1 + negative_slope^2))
+    selu                          3/4
+    ============================  =================================
+
+    ``param`` is the negative slope of leaky_relu (0.01 when None) and is ignored otherwise.
+    """
+    if nonlinearity in _LINEAR or nonlinearity == "sigmoid":
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            slope = 0.01
+        elif isinstance(param, numbers.Real) and not isinstance(param, bool):
+            slope = float(param)
+        else:
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + slope**2))
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def _axis(name: str, axis: object, ndim: int) -> int:
+    a = _checks.integer(name, axis)
+    if not -ndim <= a < ndim:
+        raise ValueError(f"{name}={a} is out of range for a tensor with {ndim} dimensions")
+    return a % ndim
+
+
+def compute_fans(shape: Sequence[int], *, in_axis: int = 1, out_axis: int = 0) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of this shape.
+
+    fan_in = shape[in_axis] * receptive field, fan_out = shape[out_axis] * receptive field,
+    where the receptive field is the product of all other axes. The defaults follow PyTorch,
+    (out, in, *kernel); Keras and JAX use (*kernel, in, out): in_axis=-2, out_axis=-1.
+    """
+    dims = [_checks.integer("shape", d) for d in shape]
+    if len(dims) < 2:
+        raise ValueError(
+            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions"
+        )
+    i = _axis("in_axis", in_axis, len(dims))
+    o = _axis("out_axis", out_axis, len(dims))
+    if i == o:
+        raise ValueError(f"in_axis and out_axis must be different axes, both are axis {i}")
+    receptive = math.prod(d for k, d in enumerate(dims) if k not in (i, o))
+    return dims[i] * receptive, dims[o] * receptive
+
+
+def _explicit_fan(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    fan = _checks.integer(name, value)
+    if fan <= 0:
+        raise ValueError(f"{name} must be a positive int, got {fan}")
+    return fan
+
+
+def check_fan_args(fan_in: object, fan_out: object) -> tuple[int | None, int | None]:
+    return _explicit_fan("fan_in", fan_in), _explicit_fan("fan_out", fan_out)
+
+
+def fan(
+    shape: Sequence[int],
+    mode: str,
+    fan_in: int | None,
+    fan_out: int | None,
+    in_axis: int,
+    out_axis: int,
+) -> float:
+    """The fan that `mode` names; explicit fans win over those computed from the shape."""
+    need_in = mode in ("fan_in", "fan_avg") and fan_in is None
+    need_out = mode in ("fan_out", "fan_avg") and fan_out is None
+    if need_in or need_out:
+        shape_in, shape_out = compute_fans(shape, in_axis=in_axis, out_axis=out_axis)
+        fan_in = shape_in if fan_in is None else fan_in
+        fan_out = shape_out if fan_out is None else fan_out
+    if mode == "fan_in":
+        value = float(fan_in)  # type: ignore[arg-type]
+    elif mode == "fan_out":
+        value = float(fan_out)  # type: ignore[arg-type]
+    else:
+        value = (fan_in + fan_out) / 2  # type: ignore[operator]
+    if value <= 0:
+        raise ValueError(f"{mode} is 0 for a tensor of shape {tuple(shape)}; cannot divide by it")
+    return value
+
+
+def kaiming_std(gain: float, fan_value: float) -> float:
+    """He et al. (2015), eq. (10) generalised by the gain: std = gain / sqrt(fan)."""
+    return gain / math.sqrt(fan_value)
