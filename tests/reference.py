@@ -1,0 +1,334 @@
+"""Executable specification of the word-to-sample mapping in csrc/fastkaiming.h.
+
+Written independently of the C code, in NumPy and the standard library, from the mapping
+in fastkaiming.h, the operation order of csrc/transforms.h and the parameter rules of
+src/fastkaiming/_api.py. Every function returns exactly the bits the C core must produce.
+
+Exactness rules used here:
+- float32 fma: the product of two float32 is exact in float64; the float64 sum is made
+  round-to-odd (TwoSum error nonzero and last bit even -> step one ulp toward the error),
+  and a round-to-odd float64 (53 bits) rounds to float32 (24 bits) like the exact sum.
+- float64 fma: exact rational arithmetic, float(Fraction) is correctly rounded.
+- NumPy float32 +, -, *, /, sqrt and float64 -> float32 / float32 -> float16 casts are
+  correctly rounded IEEE operations (ties to even), as in C.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+M32 = 0xFFFFFFFF
+M64 = (1 << 64) - 1
+
+# Philox4x32 (SC11): multipliers and Weyl key increments
+PHILOX_M0 = 0xD2511F53
+PHILOX_M1 = 0xCD9E8D57
+PHILOX_W0 = 0x9E3779B9
+PHILOX_W1 = 0xBB67AE85
+PHILOX_ROUNDS = 10
+
+
+# ---- generator ----------------------------------------------------------------------------
+
+
+def philox4x32_10(counters, key) -> np.ndarray:
+    """Philox4x32-10 of each row of `counters` (uint32, shape (n, 4)) under key (k0, k1)."""
+    c = np.asarray(counters, dtype=np.uint64).reshape(-1, 4)
+    c0, c1, c2, c3 = (c[:, i].copy() for i in range(4))
+    k0, k1 = int(key[0]) & M32, int(key[1]) & M32
+    lo32 = np.uint64(M32)
+    sh = np.uint64(32)
+    for r in range(PHILOX_ROUNDS):
+        if r > 0:  # key bumped before rounds 2..10
+            k0 = (k0 + PHILOX_W0) & M32
+            k1 = (k1 + PHILOX_W1) & M32
+        p0 = np.uint64(PHILOX_M0) * c0  # < 2^64: exact
+        p1 = np.uint64(PHILOX_M1) * c2
+        n0 = (p1 >> sh) ^ c1 ^ np.uint64(k0)
+        n2 = (p0 >> sh) ^ c3 ^ np.uint64(k1)
+        c0, c1, c2, c3 = n0, p1 & lo32, n2, p0 & lo32
+    return np.stack([c0, c1, c2, c3], axis=1).astype(np.uint32)
+
+
+def blocks(seed: int, stream: int, first_block: int, count: int) -> np.ndarray:
+    """Words of blocks first_block .. first_block + count - 1, shape (count, 4)."""
+    assert 0 <= seed <= M64 and 0 <= stream <= M64
+    assert 0 <= first_block and first_block + count <= 1 << 64
+    b = np.uint64(first_block) + np.arange(count, dtype=np.uint64)
+    ctr = np.empty((count, 4), dtype=np.uint64)
+    ctr[:, 0] = b & np.uint64(M32)
+    ctr[:, 1] = b >> np.uint64(32)
+    ctr[:, 2] = stream & M32
+    ctr[:, 3] = stream >> 32
+    return philox4x32_10(ctr, (seed & M32, seed >> 32))
+
+
+def _span(first: int, n: int, per_block: int) -> tuple[int, int, int]:
+    """(first block, block count, phase) covering samples first .. first + n - 1."""
+    b0, phase = divmod(first, per_block)
+    b1 = (first + n + per_block - 1) // per_block
+    return b0, b1 - b0, phase
+
+
+def words(seed: int, stream: int, first_word: int, n: int) -> np.ndarray:
+    """Raw uint32 stream: word j is lane (first+j) % 4 of block (first+j) // 4."""
+    b0, nb, phase = _span(first_word, n, 4)
+    return blocks(seed, stream, b0, nb).reshape(-1)[phase : phase + n].copy()
+
+
+# ---- exact float32 arithmetic -------------------------------------------------------------
+
+
+def _f32(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64).astype(np.float32)
+
+
+def fma32(a, b, c) -> np.ndarray:
+    """Correctly rounded float32 a * b + c, elementwise."""
+    a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float32) for v in (a, b, c)))
+    p = a.astype(np.float64) * b.astype(np.float64)  # exact: 48 significant bits
+    q = c.astype(np.float64)
+    s = p + q
+    # TwoSum (Knuth): s + e == p + q exactly
+    bv = s - p
+    av = s - bv
+    e = (p - av) + (q - bv)
+    # round to odd: an inexact sum never lands on a float32 midpoint (those end in 0 bits)
+    even = (s.view(np.uint64) & np.uint64(1)) == 0
+    fix = (e != 0) & even
+    s = np.where(fix, np.nextafter(s, np.where(e > 0, np.inf, -np.inf)), s)
+    return s.astype(np.float32)
+
+
+def _f32c(hexstr: str) -> np.float32:
+    """A float32 constant given in C99 hex notation; must be exact."""
+    v = float.fromhex(hexstr)
+    f = np.float32(v)
+    assert float(f) == v, hexstr
+    return f
+
+
+# float32 constants of transforms.h
+S1F, S2F, S3F, S4F = (_f32c(h) for h in ("-0x1.555556p-3", "0x1.111112p-7",
+                                          "-0x1.a01a02p-13", "0x1.71de3ap-19"))
+C1F, C2F, C3F, C4F, C5F = (_f32c(h) for h in ("-0x1p-1", "0x1.555556p-5", "-0x1.6c16c2p-10",
+                                               "0x1.a01a02p-16", "-0x1.27e4fcp-22"))
+L1F, L2F, L3F, L4F = (_f32c(h) for h in ("0x1.555556p-1", "0x1.99999ap-2", "0x1.24924ap-2",
+                                          "0x1.c71c72p-3"))
+LN2F = _f32c("0x1.62e430p-1")
+PI4F = _f32c("0x1.921fb6p-1")
+SQRTHALF_F32_BITS = 0x3F3504F3
+
+
+def log_f32(u: np.ndarray) -> np.ndarray:
+    """In-house log of float32 u in (0, 1]: u = 2^e m, m in [sqrt(1/2), sqrt(2))."""
+    i = np.asarray(u, dtype=np.float32).view(np.uint32).astype(np.int64)
+    e = ((i + (0x3F800000 - SQRTHALF_F32_BITS)) >> 23) - 127
+    m = ((i - (e << 23)) & M32).astype(np.uint32).view(np.float32)
+    one = np.float32(1.0)
+    s = (m - one) / (m + one)
+    z = s * s
+    p = fma32(z, fma32(z, fma32(z, L4F, L3F), L2F), L1F)
+    logm = fma32(s * z, p, s + s)
+    return fma32(_f32(e), LN2F, logm)
+
+
+def sincos_f32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """In-house (sin, cos) of float32 x in [0, pi/4]."""
+    x2 = x * x
+    ps = fma32(x2, fma32(x2, fma32(x2, S4F, S3F), S2F), S1F)
+    pc = fma32(x2, fma32(x2, fma32(x2, fma32(x2, C5F, C4F), C3F), C2F), C1F)
+    return fma32(x * x2, ps, x), fma32(x2, pc, np.float32(1.0))
+
+
+def _octant(o, s, c):
+    """(cos, sin) of the full angle from the in-octant (s, c) and octant o (0..7)."""
+    swap = ((o + 1) & 2) != 0
+    cc = np.where(swap, s, c)
+    ss = np.where(swap, c, s)
+    cos_t = np.where(((o + 2) & 4) != 0, -cc, cc)
+    sin_t = np.where((o & 4) != 0, -ss, ss)
+    return cos_t, sin_t
+
+
+def box_muller_f32(wr: np.ndarray, wa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Radius words wr, angle words wa (uint32) -> (r cos theta, r sin theta) in float32."""
+    wr = np.asarray(wr, dtype=np.int64)
+    wa = np.asarray(wa, dtype=np.int64)
+    u = fma32(_f32(wr >> 1), _f32c("0x1p-31"), _f32c("0x1p-32"))  # int -> f32: nearest even
+    r = np.sqrt(np.float32(-2.0) * log_f32(u))
+    o = wa >> 29
+    m = (wa >> 6) & 0x7FFFFF
+    m = np.where((o & 1) != 0, m ^ 0x7FFFFF, m)  # odd octants run backwards
+    x = (_f32(2 * m + 1) * _f32c("0x1p-24")) * PI4F
+    s, c = sincos_f32(x)
+    ct, st = _octant(o, s, c)
+    return r * ct, r * st
+
+
+def symmetric_f32(w: np.ndarray) -> np.ndarray:
+    """(2k + 1 - 2^24) * 2^-24 with k = w >> 8: exact."""
+    k = np.asarray(w, dtype=np.int64) >> 8
+    return _f32(2 * k + 1 - (1 << 24)) * _f32c("0x1p-24")
+
+
+def _clamp(x, lo, hi):
+    x = np.where(x < lo, lo, x)
+    return np.where(x > hi, hi, x)
+
+
+# ---- exact float64 arithmetic (scalar, slow) ----------------------------------------------
+
+
+def fma64(a: float, b: float, c: float) -> float:
+    """Correctly rounded float64 a * b + c (finite inputs)."""
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    if exact != 0:
+        return float(exact)
+    if (a == 0 or b == 0) and c == 0:
+        return a * b + c  # signed zeros: -0 only when both terms are -0
+    return 0.0  # exact cancellation: +0 in round to nearest
+
+
+def _bits_f64(x: float) -> int:
+    return int(np.float64(x).view(np.uint64))
+
+
+def _from_bits_f64(u: int) -> float:
+    return float(np.uint64(u & M64).view(np.float64))
+
+
+S_F64 = [float.fromhex(h) for h in (
+    "-0x1.5555555555555p-3", "0x1.1111111111111p-7", "-0x1.a01a01a01a01ap-13",
+    "0x1.71de3a556c734p-19", "-0x1.ae64567f544e4p-26", "0x1.6124613a86d09p-33",
+    "-0x1.ae7f3e733b81fp-41", "0x1.952c77030ad4ap-49")]
+C_F64 = [float.fromhex(h) for h in (
+    "-0x1p-1", "0x1.5555555555555p-5", "-0x1.6c16c16c16c17p-10", "0x1.a01a01a01a01ap-16",
+    "-0x1.27e4fb7789f5cp-22", "0x1.1eed8eff8d898p-29", "-0x1.93974a8c07c9dp-37",
+    "0x1.ae7f3e733b81fp-45")]
+L_F64 = [float.fromhex(h) for h in (
+    "0x1.5555555555555p-1", "0x1.999999999999ap-2", "0x1.2492492492492p-2",
+    "0x1.c71c71c71c71cp-3", "0x1.745d1745d1746p-3", "0x1.3b13b13b13b14p-3",
+    "0x1.1111111111111p-3", "0x1.e1e1e1e1e1e1ep-4", "0x1.af286bca1af28p-4",
+    "0x1.8618618618618p-4", "0x1.642c8590b2164p-4")]
+LN2_HI = float.fromhex("0x1.62e42feep-1")
+LN2_LO = float.fromhex("0x1.a39ef35793c76p-33")
+PI4 = float.fromhex("0x1.921fb54442d18p-1")
+SQRTHALF_F64_BITS = 0x3FE6A09E667F3BCD
+
+
+def _horner64(x: float, coeffs: list[float]) -> float:
+    """coeffs[0] + x (coeffs[1] + x (...)), innermost first, one fma per step."""
+    p = fma64(x, coeffs[-1], coeffs[-2])
+    for k in coeffs[-3::-1]:
+        p = fma64(x, p, k)
+    return p
+
+
+def log_f64(u: float) -> float:
+    i = _bits_f64(u)
+    e = (((i + (0x3FF0000000000000 - SQRTHALF_F64_BITS)) & M64) >> 52) - 1023
+    m = _from_bits_f64(i - (e << 52))
+    s = (m - 1.0) / (m + 1.0)
+    z = s * s
+    p = _horner64(z, L_F64)
+    logm = fma64(s * z, p, s + s)
+    ed = float(e)
+    return fma64(ed, LN2_HI, fma64(ed, LN2_LO, logm))
+
+
+def sincos_f64(x: float) -> tuple[float, float]:
+    x2 = x * x
+    ps = _horner64(x2, S_F64)
+    pc = _horner64(x2, C_F64)
+    return fma64(x * x2, ps, x), fma64(x2, pc, 1.0)
+
+
+def box_muller_f64(xr: int, xa: int) -> tuple[float, float]:
+    u = float((xr >> 11) + 1) * 2.0**-53  # exact
+    r = math.sqrt(-2.0 * log_f64(u))
+    o = xa >> 61
+    m = (xa >> 9) & ((1 << 52) - 1)
+    if o & 1:
+        m ^= (1 << 52) - 1
+    x = float(2 * m + 1) * 2.0**-53 * PI4
+    s, c = sincos_f64(x)
+    swap = (o + 1) & 2
+    cc, ss = (s, c) if swap else (c, s)
+    return r * (-cc if (o + 2) & 4 else cc), r * (-ss if o & 4 else ss)
+
+
+def _clamp64(x: float, lo: float, hi: float) -> float:
+    x = lo if x < lo else x
+    return hi if x > hi else x
+
+
+def symmetric_f64(x: int) -> float:
+    return float(2 * (x >> 11) + 1 - (1 << 53)) * 2.0**-53  # exact
+
+
+# ---- samples ------------------------------------------------------------------------------
+
+
+def _dtype(dtype) -> np.dtype:
+    dt = np.dtype(dtype)
+    assert dt in (np.float16, np.float32, np.float64), dt
+    return dt
+
+
+def _f32_samples(seed, stream, offset, n, normal):
+    """The float32 z (before the affine map) of samples offset .. offset + n - 1."""
+    b0, nb, phase = _span(offset, n, 4)
+    w = blocks(seed, stream, b0, nb)
+    z = np.empty((nb, 4), dtype=np.float32)
+    if normal:
+        z[:, 0], z[:, 1] = box_muller_f32(w[:, 0], w[:, 1])
+        z[:, 2], z[:, 3] = box_muller_f32(w[:, 2], w[:, 3])
+    else:
+        z[:] = symmetric_f32(w)
+    return z.reshape(-1)[phase : phase + n]
+
+
+def _f64_samples(seed, stream, offset, n, normal):
+    b0, nb, phase = _span(offset, n, 2)
+    w = blocks(seed, stream, b0, nb)
+    out = []
+    for row in w.tolist():
+        x0 = row[0] | row[1] << 32
+        x1 = row[2] | row[3] << 32
+        out.extend(box_muller_f64(x0, x1) if normal else (symmetric_f64(x0), symmetric_f64(x1)))
+    return out[phase : phase + n]
+
+
+def _affine(seed, stream, offset, n, loc, scale, lo, hi, dtype, normal) -> np.ndarray:
+    dt = _dtype(dtype)
+    if dt == np.float64:
+        zs = _f64_samples(seed, stream, offset, n, normal)
+        x = [fma64(scale, z, loc) for z in zs]
+        if not normal:
+            x = [_clamp64(v, lo, hi) for v in x]
+        return np.array(x, dtype=np.float64)
+    z = _f32_samples(seed, stream, offset, n, normal)
+    x = fma32(_f32(scale), z, _f32(loc))  # parameters rounded once to float32
+    if not normal:
+        x = _clamp(x, _f32(lo), _f32(hi))
+    if dt == np.float16:
+        with np.errstate(over="ignore"):  # |x| >= 65520 becomes inf, as in the C core
+            return x.astype(np.float16)
+    return x
+
+
+def normal(seed: int, stream: int, offset: int, n: int, mean: float, std: float,
+           dtype) -> np.ndarray:
+    """What normal_(arr[n], mean, std, seed=, stream=, offset=) writes for this dtype."""
+    return _affine(seed, stream, offset, n, float(mean), float(std), -math.inf, math.inf,
+                   dtype, True)
+
+
+def uniform(seed: int, stream: int, offset: int, n: int, a: float, b: float,
+            dtype) -> np.ndarray:
+    """What uniform_(arr[n], a, b, ...) writes: loc = a/2 + b/2, scale = b/2 - a/2 in float64."""
+    a, b = float(a), float(b)
+    return _affine(seed, stream, offset, n, a / 2 + b / 2, b / 2 - a / 2, a, b, dtype, False)
