@@ -1,0 +1,29 @@
+"""Type stubs for the compiled binding fastkaiming._core (see _core.pyx)."""
+
+DTYPE_UINT32: int
+DTYPE_FLOAT16: int
+DTYPE_FLOAT32: int
+DTYPE_FLOAT64: int
+DIST_RAW: int
+DIST_UNIFORM: int
+DIST_NORMAL: int
+ISA_AUTO: int
+MAX_NDIM: int
+
+def isa_names() -> dict[str, int]: ...
+def samples_per_block(dist: int, dtype: int) -> int: ...
+def fill(
+    buf: object,
+    dtype: int,
+    dist: int,
+    loc: float,
+    scale: float,
+    lo: float,
+    hi: float,
+    seed: int,
+    stream: int,
+    block: int,
+    phase: int,
+    threads: int,
+    isa: int,
+) -> None: ...
