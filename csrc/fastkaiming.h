@@ -30,7 +30,7 @@
  *                k = x >> 11 (53 bits), v = (2k + 1 - 2^53) * 2^-53; x as for f32.
  *   f64 normal   b = n / 2; radius from w[0] | w[1] << 32, angle from w[2] | w[3] << 32;
  *                even n takes r*cos, odd n r*sin. u = ((x >> 11) + 1) * 2^-53 in [2^-53, 1]
- *                (r <= 8.5691); octant = top 3 bits, m = next 52 bits, t = (2m + 1) * 2^-53.
+ *                (r <= 8.5717); octant = top 3 bits, m = next 52 bits, t = (2m + 1) * 2^-53.
  *   f16          the f32 sample, rounded once to the nearest binary16 (ties to even).
  *   log, sin and cos are the in-house polynomials of transforms.h (no libm), evaluated with
  *   explicit fused multiply-adds; sqrt and division are the correctly rounded IEEE operations.
