@@ -176,7 +176,7 @@ class TestGenerator:
             g = fk.Generator(2024)
             return [g.normal_(np.empty(50)), g.uniform_(np.empty(50), -1, 1)]
 
-        for a, b in zip(run(), run()):
+        for a, b in zip(run(), run(), strict=True):
             np.testing.assert_array_equal(a, b)
 
     def test_failed_call_consumes_no_stream(self):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import fastkaiming as fk
-
 import reference as ref  # tests/ is on sys.path (rootdir-relative, no package)
 
 BITS = {np.dtype(np.float16): np.uint16, np.dtype(np.float32): np.uint32,
@@ -90,7 +89,7 @@ def test_model_fma32_is_correctly_rounded():
     a, b, c = (np.array(v, dtype=np.float32) for v in (a, b, c))
     got = ref.fma32(a, b, c)
     want = np.array([_round_f32(Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z)))
-                     for x, y, z in zip(a, b, c)], dtype=np.float64).astype(np.float32)
+                     for x, y, z in zip(a, b, c, strict=True)], dtype=np.float64).astype(np.float32)
     assert_same_bits(got, want)
 
 

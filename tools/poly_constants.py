@@ -31,8 +31,9 @@ def main():
                 line += f"    /* FK_{prefix}{k}F: {float(np.float32(float(v))).hex()}f */"
             print(line)
     x = math.pi / 4
-    print(f"/* sin f32 truncation <= {x**11 / math.factorial(11):.2e}, f64 <= {x**19 / math.factorial(19):.2e} */")
-    print(f"/* cos f32 truncation <= {x**12 / math.factorial(12):.2e}, f64 <= {x**18 / math.factorial(18):.2e} */")
+    for name, n32, n64 in (("sin", 11, 19), ("cos", 12, 18)):
+        e32, e64 = x**n32 / math.factorial(n32), x**n64 / math.factorial(n64)
+        print(f"/* {name} f32 truncation <= {e32:.2e}, f64 <= {e64:.2e} */")
     z = ((math.sqrt(2) - 1) / (math.sqrt(2) + 1)) ** 2
     print(f"/* log f32 relative truncation <= {z**5 / 11:.2e}, f64 <= {z**12 / 25:.2e} */")
 

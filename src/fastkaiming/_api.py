@@ -58,11 +58,10 @@ def _fill(
         for name, value in named:
             if abs(value) > limit:
                 raise ValueError(f"{name}={value!r} is out of range for {target.dtype}")
-    if callable(stream):
-        stream = stream()
+    stream_id = stream() if callable(stream) else stream
     block, phase = divmod(first, per_block)
     _core.fill(array, target.code, dist, loc, scale, lo, hi,
-               key, stream, block, phase, nthreads, _ISA)  # fmt: skip
+               key, stream_id, block, phase, nthreads, _ISA)  # fmt: skip
     return tensor
 
 
@@ -127,12 +126,13 @@ def _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis):  # 
     _checks.choice("mode", mode, _fans.MODES)
     _checks.choice("nonlinearity", nonlinearity, _fans.NONLINEARITIES)
     gain = _fans.calculate_gain(nonlinearity, slope)
-    fans = _fans.check_fan_args(fan_in, fan_out)
+    fan_in_, fan_out_ = _fans.check_fan_args(fan_in, fan_out)
     _checks.integer("in_axis", in_axis)
     _checks.integer("out_axis", out_axis)
 
     def std(shape: tuple[int, ...]) -> float:
-        return _fans.kaiming_std(gain, _fans.fan(shape, mode, *fans, in_axis, out_axis))
+        fan = _fans.fan(shape, mode, fan_in_, fan_out_, in_axis, out_axis)
+        return _fans.kaiming_std(gain, fan)
 
     return std
 

@@ -130,7 +130,10 @@ def format_table(result: dict) -> str:
         f"memset (ndarray.fill): {result['memset_seconds'] * 1e3:.1f} ms, "
         f"{result['memset_GB_per_s']:.2f} GB/s\n"
     )
-    cols = f"{'fill':<11} {'time ms':>9} {'GB/s':>7} {'G samples/s':>12} {'NumPy ms':>9} {'x NumPy':>8} {'x memset':>9}"
+    cols = (
+        f"{'fill':<11} {'time ms':>9} {'GB/s':>7} {'G samples/s':>12} "
+        f"{'NumPy ms':>9} {'x NumPy':>8} {'x memset':>9}"
+    )
     lines = [head, cols, "-" * len(cols)]
     for r in result["rows"]:
         lines.append(

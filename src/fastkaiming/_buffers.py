@@ -82,7 +82,7 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
             raise TypeError(f"dtype={wanted} does not match the tensor's dtype {name}")
     if array.ndim > _core.MAX_NDIM:
         raise ValueError(f"tensor has {array.ndim} dimensions; at most {_core.MAX_NDIM} are supported")
-    for length, stride in zip(array.shape, array.strides):
+    for length, stride in zip(array.shape, array.strides, strict=True):
         if length > 1 and stride == 0 and array.size > 0:
             raise ValueError(
                 "tensor has overlapping memory (a zero stride, as from broadcasting); "
