@@ -71,9 +71,11 @@ typedef enum {
 } fk_dist;
 
 typedef enum {
-    FK_ISA_AUTO = -1,
-    FK_ISA_SCALAR = 0,
-    FK_ISA_COUNT = 1,
+    FK_ISA_AUTO = -1,   /* the best kernel this CPU runs */
+    FK_ISA_SCALAR = 0,  /* portable C, the reference */
+    FK_ISA_AVX2 = 1,    /* AVX2 + FMA + F16C */
+    FK_ISA_AVX512 = 2,  /* AVX-512 F/BW/DQ/VL (+ FMA, F16C) */
+    FK_ISA_COUNT = 3,
 } fk_isa;
 
 /* Parameters in double; each kernel rounds them once to its compute precision. */

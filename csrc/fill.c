@@ -50,13 +50,61 @@ unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype)
     }
 }
 
-unsigned fk_isa_available(void) { return 1u << FK_ISA_SCALAR; }
+#if FK_X86 && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* CPUID says what the CPU has; XGETBV says whether the OS saves the wide registers. */
+static unsigned detect_isas(void)
+{
+    unsigned mask = 1u << FK_ISA_SCALAR;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return mask;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, f16c = (c >> 29) & 1;
+    if (!(osxsave && avx && fma && f16c))
+        return mask;
+    uint64_t xcr0 = xgetbv0();
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+        return mask;
+    int avx2 = (b >> 5) & 1;
+    int avx512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
+    if (avx2 && (xcr0 & 0x6) == 0x6) /* XMM and YMM state */
+        mask |= 1u << FK_ISA_AVX2;
+    if (avx2 && avx512 && (xcr0 & 0xe6) == 0xe6) /* and opmask, ZMM state */
+        mask |= 1u << FK_ISA_AVX512;
+    return mask;
+}
+#else
+static unsigned detect_isas(void) { return 1u << FK_ISA_SCALAR; }
+#endif
+
+static unsigned isa_mask;
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+
+static void init_isas(void) { isa_mask = detect_isas(); }
+
+unsigned fk_isa_available(void)
+{
+    pthread_once(&isa_once, init_isas);
+    return isa_mask;
+}
 
 const char *fk_isa_name(int isa)
 {
     switch (isa) {
     case FK_ISA_SCALAR:
         return "scalar";
+    case FK_ISA_AVX2:
+        return "avx2";
+    case FK_ISA_AVX512:
+        return "avx512";
     default:
         return "unknown";
     }
@@ -64,10 +112,19 @@ const char *fk_isa_name(int isa)
 
 static const fk_kernel_table *table_for(int isa)
 {
+    unsigned mask = fk_isa_available();
     if (isa == FK_ISA_AUTO)
-        isa = FK_ISA_SCALAR;
-    if (isa < 0 || isa >= FK_ISA_COUNT || !(fk_isa_available() & (1u << isa)))
+        isa = (mask & (1u << FK_ISA_AVX512)) ? FK_ISA_AVX512
+              : (mask & (1u << FK_ISA_AVX2)) ? FK_ISA_AVX2
+                                             : FK_ISA_SCALAR;
+    if (isa < 0 || isa >= FK_ISA_COUNT || !(mask & (1u << isa)))
         return NULL;
+#if FK_X86
+    if (isa == FK_ISA_AVX512)
+        return &fk_kernels_avx512;
+    if (isa == FK_ISA_AVX2)
+        return &fk_kernels_avx2;
+#endif
     return &fk_kernels_scalar;
 }
 

@@ -18,6 +18,16 @@ typedef struct {
     fk_kernel_fn normal_f16, normal_f32, normal_f64;
 } fk_kernel_table;
 
+#if defined(__x86_64__) || defined(_M_X64)
+#define FK_X86 1
+#else
+#define FK_X86 0
+#endif
+
 extern const fk_kernel_table fk_kernels_scalar;
+#if FK_X86
+extern const fk_kernel_table fk_kernels_avx2;
+extern const fk_kernel_table fk_kernels_avx512;
+#endif
 
 #endif /* FK_KERNELS_H */

@@ -23,6 +23,8 @@ cdef extern from "fastkaiming.h" nogil:
     ctypedef enum fk_isa:
         FK_ISA_AUTO
         FK_ISA_SCALAR
+        FK_ISA_AVX2
+        FK_ISA_AVX512
         FK_ISA_COUNT
 
     ctypedef struct fk_params:

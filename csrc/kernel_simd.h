@@ -1,0 +1,421 @@
+/*
+ * kernel_simd.h: the SIMD kernels' algorithm, written once against a small vector API that
+ * each instruction-set unit (kernel_avx2.c, kernel_avx512.c) defines before including it:
+ *
+ *   FK_W                          lanes of 32 bits per vector
+ *   fk_vi, fk_vf, fk_vl, fk_vd    int32, float, int64 and double vectors
+ *   vi_* / vf_* / vl_* / vd_*     lane-wise operations, named after what they compute
+ *   vi_counters, vi_transpose4    the Philox counters of W consecutive blocks; the 4 x W
+ *                                 word matrix (one block per lane) into memory order
+ *
+ * Every operation mirrors transforms.h step for step (the same constants, the same order,
+ * the same fused multiply-adds), so each kernel reproduces the scalar kernel bit for bit.
+ * A group is W consecutive blocks: 4W float32 samples, 2W float64 samples.
+ */
+#ifndef FK_KERNEL_SIMD_H
+#define FK_KERNEL_SIMD_H
+
+#include <string.h>
+
+#include "kernels.h"
+#include "philox.h"
+#include "transforms.h"
+
+/* Groups computed side by side: independent dependency chains keep the pipelines busy. */
+#define FK_G 2
+#define FK_GROUP_WORDS (4 * FK_W)
+
+typedef struct {
+    uint32_t k0[FK_PHILOX_ROUNDS], k1[FK_PHILOX_ROUNDS]; /* key of each round */
+    uint32_t s0, s1;                                     /* stream low, high */
+} fk_keys;
+
+static inline void keys_init(fk_keys *k, const fk_position *p)
+{
+    uint32_t k0 = p->key[0], k1 = p->key[1];
+    for (int r = 0; r < FK_PHILOX_ROUNDS; r++) {
+        k->k0[r] = k0;
+        k->k1[r] = k1;
+        k0 += FK_PHILOX_W0;
+        k1 += FK_PHILOX_W1;
+    }
+    k->s0 = (uint32_t)p->stream;
+    k->s1 = (uint32_t)(p->stream >> 32);
+}
+
+/* G groups of W blocks from `block` on; x[g][j] = word j, one block per lane. */
+static inline void philox_groups(fk_vi x[][4], int G, uint64_t block, const fk_keys *k)
+{
+    const fk_vi m0 = vi_set1(FK_PHILOX_M0), m1 = vi_set1(FK_PHILOX_M1);
+#pragma GCC unroll 4
+    for (int g = 0; g < G; g++) {
+        vi_counters(block + (uint64_t)g * FK_W, &x[g][0], &x[g][1]);
+        x[g][2] = vi_set1(k->s0);
+        x[g][3] = vi_set1(k->s1);
+    }
+#pragma GCC unroll 10
+    for (int r = 0; r < FK_PHILOX_ROUNDS; r++) {
+        const fk_vi k0 = vi_set1(k->k0[r]), k1 = vi_set1(k->k1[r]);
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            fk_vi lo0, lo1;
+            fk_vi hi0 = vi_mulhilo(x[g][0], m0, &lo0);
+            fk_vi hi1 = vi_mulhilo(x[g][2], m1, &lo1);
+            x[g][0] = vi_xor(vi_xor(hi1, x[g][1]), k0);
+            x[g][1] = lo1;
+            x[g][2] = vi_xor(vi_xor(hi0, x[g][3]), k1);
+            x[g][3] = lo0;
+        }
+    }
+}
+
+/* ---- float32 ---------------------------------------------------------------------------- */
+
+static inline fk_vf log_f32_v(fk_vf u)
+{
+    fk_vi i = vf_bits(u);
+    fk_vi e_biased = vi_srl(vi_add(i, vi_set1(0x3f800000u - FK_SQRTHALF_F32_BITS)), 23);
+    fk_vi e = vi_sub(e_biased, vi_set1(127));
+    fk_vf m = vf_from_bits(vi_sub(i, vi_sll(e, 23)));
+    fk_vf one = vf_set1(1.0f);
+    fk_vf s = vf_div(vf_sub(m, one), vf_add(m, one));
+    fk_vf z = vf_mul(s, s);
+    fk_vf p = vf_fma(z, vf_fma(z, vf_fma(z, vf_set1(FK_L4F), vf_set1(FK_L3F)), vf_set1(FK_L2F)),
+                     vf_set1(FK_L1F));
+    fk_vf logm = vf_fma(vf_mul(s, z), p, vf_add(s, s));
+    return vf_fma(vf_from_i32(e), vf_set1(FK_LN2F), logm);
+}
+
+static inline void box_muller_f32_v(fk_vi wr, fk_vi wa, fk_vf *z_cos, fk_vf *z_sin)
+{
+    fk_vf u = vf_fma(vf_from_i32(vi_srl(wr, 1)), vf_set1(0x1p-31f), vf_set1(0x1p-32f));
+    fk_vf r = vf_sqrt(vf_mul(vf_set1(-2.0f), log_f32_v(u)));
+    fk_vi o = vi_srl(wa, 29);
+    fk_vi m = vi_and(vi_srl(wa, 6), vi_set1(0x7fffffu));
+    m = vi_xor(m, vi_and(vi_sub(vi_set1(0), vi_and(o, vi_set1(1))), vi_set1(0x7fffffu)));
+    fk_vf x = vf_from_i32(vi_add(vi_add(m, m), vi_set1(1)));
+    x = vf_mul(vf_mul(x, vf_set1(0x1p-24f)), vf_set1(FK_PI4F));
+    fk_vf x2 = vf_mul(x, x);
+    fk_vf ps = vf_fma(x2, vf_fma(x2, vf_fma(x2, vf_set1(FK_S4F), vf_set1(FK_S3F)),
+                                 vf_set1(FK_S2F)), vf_set1(FK_S1F));  /* fmt */
+    fk_vf pc = vf_fma(x2, vf_fma(x2, vf_fma(x2, vf_fma(x2, vf_set1(FK_C5F), vf_set1(FK_C4F)),
+                                            vf_set1(FK_C3F)), vf_set1(FK_C2F)), vf_set1(FK_C1F));
+    fk_vf s = vf_fma(vf_mul(x, x2), ps, x);
+    fk_vf c = vf_fma(x2, pc, vf_set1(1.0f));
+    fk_vi swap = vi_and(vi_add(o, vi_set1(1)), vi_set1(2));
+    fk_vf cc = vf_select_nonzero(swap, s, c);
+    fk_vf ss = vf_select_nonzero(swap, c, s);
+    fk_vi sign = vi_set1(0x80000000u);
+    fk_vi neg_cos = vi_and(vi_sll(vi_add(o, vi_set1(2)), 29), sign);
+    fk_vi neg_sin = vi_and(vi_sll(o, 29), sign);
+    *z_cos = vf_mul(r, vf_from_bits(vi_xor(vf_bits(cc), neg_cos)));
+    *z_sin = vf_mul(r, vf_from_bits(vi_xor(vf_bits(ss), neg_sin)));
+}
+
+typedef struct {
+    fk_vf loc, scale, lo, hi;
+    int normal;
+} fk_affine_f32;
+
+static inline fk_affine_f32 affine_f32(const fk_params *p, int normal)
+{
+    fk_affine_f32 a = {vf_set1((float)p->loc), vf_set1((float)p->scale), vf_set1((float)p->lo),
+                       vf_set1((float)p->hi), normal};
+    return a;
+}
+
+/* G groups: z[g][j] holds samples 4 (block + g W + lane) + j, before transposition. */
+static inline void samples_f32(fk_vf z[][4], int G, uint64_t block, const fk_keys *k,
+                               const fk_affine_f32 *a)
+{
+    fk_vi x[FK_G][4];
+    philox_groups(x, G, block, k);
+    if (a->normal) {
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            box_muller_f32_v(x[g][0], x[g][1], &z[g][0], &z[g][1]);
+            box_muller_f32_v(x[g][2], x[g][3], &z[g][2], &z[g][3]);
+        }
+#pragma GCC unroll 8
+        for (int g = 0; g < G; g++)
+            for (int j = 0; j < 4; j++)
+                z[g][j] = vf_fma(a->scale, z[g][j], a->loc);
+        return;
+    }
+    const fk_vi half = vi_set1(1u << 24);
+#pragma GCC unroll 8
+    for (int g = 0; g < G; g++) {
+        for (int j = 0; j < 4; j++) {
+            fk_vi k2 = vi_srl(x[g][j], 8);
+            fk_vf v = vf_mul(vf_from_i32(vi_sub(vi_add(vi_add(k2, k2), vi_set1(1)), half)),
+                             vf_set1(0x1p-24f));
+            fk_vf y = vf_fma(a->scale, v, a->loc);
+            z[g][j] = vf_min(a->hi, vf_max(a->lo, y)); /* operand order as the scalar clamp */
+        }
+    }
+}
+
+/* Store G groups of float32 samples at out (4 W G floats). */
+static inline void store_f32(float *out, fk_vf z[][4], int G)
+{
+#pragma GCC unroll 4
+    for (int g = 0; g < G; g++) {
+        fk_vi t[4] = {vf_bits(z[g][0]), vf_bits(z[g][1]), vf_bits(z[g][2]), vf_bits(z[g][3])};
+        vi_transpose4(t);
+        for (int j = 0; j < 4; j++)
+            vi_storeu(out + (size_t)(g * 4 + j) * FK_W, t[j]);
+    }
+}
+
+static inline void store_f16(uint16_t *out, fk_vf z[][4], int G)
+{
+#pragma GCC unroll 4
+    for (int g = 0; g < G; g++) {
+        fk_vi t[4] = {vf_bits(z[g][0]), vf_bits(z[g][1]), vf_bits(z[g][2]), vf_bits(z[g][3])};
+        vi_transpose4(t);
+        for (int j = 0; j < 4; j++)
+            vf_store_f16(out + (size_t)(g * 4 + j) * FK_W, vf_from_bits(t[j]));
+    }
+}
+
+/* ---- float64 ---------------------------------------------------------------------------- */
+
+static inline fk_vd log_f64_v(fk_vd u)
+{
+    fk_vl i = vd_bits(u);
+    fk_vl e_biased = vl_srl(vl_add(i, vl_set1(0x3ff0000000000000ull - FK_SQRTHALF_F64_BITS)), 52);
+    fk_vl e = vl_sub(e_biased, vl_set1(1023));
+    fk_vd m = vd_from_bits(vl_sub(i, vl_sll(e, 52)));
+    fk_vd one = vd_set1(1.0);
+    fk_vd s = vd_div(vd_sub(m, one), vd_add(m, one));
+    fk_vd z = vd_mul(s, s);
+    fk_vd p = vd_fma(z, vd_set1(FK_L11), vd_set1(FK_L10));
+    p = vd_fma(z, p, vd_set1(FK_L9));
+    p = vd_fma(z, p, vd_set1(FK_L8));
+    p = vd_fma(z, p, vd_set1(FK_L7));
+    p = vd_fma(z, p, vd_set1(FK_L6));
+    p = vd_fma(z, p, vd_set1(FK_L5));
+    p = vd_fma(z, p, vd_set1(FK_L4));
+    p = vd_fma(z, p, vd_set1(FK_L3));
+    p = vd_fma(z, p, vd_set1(FK_L2));
+    p = vd_fma(z, p, vd_set1(FK_L1));
+    fk_vd logm = vd_fma(vd_mul(s, z), p, vd_add(s, s));
+    fk_vd ed = vd_sub(vd_from_u53(e_biased), vd_set1(1023.0)); /* exact: |e| <= 1023 */
+    return vd_fma(ed, vd_set1(FK_LN2_HI), vd_fma(ed, vd_set1(FK_LN2_LO), logm));
+}
+
+static inline void box_muller_f64_v(fk_vl xr, fk_vl xa, fk_vd *z_cos, fk_vd *z_sin)
+{
+    const fk_vl mask52 = vl_set1(0xfffffffffffffull);
+    fk_vd u = vd_mul(vd_from_u53(vl_add(vl_srl(xr, 11), vl_set1(1))), vd_set1(0x1p-53));
+    fk_vd r = vd_sqrt(vd_mul(vd_set1(-2.0), log_f64_v(u)));
+    fk_vl o = vl_srl(xa, 61);
+    fk_vl m = vl_and(vl_srl(xa, 9), mask52);
+    m = vl_xor(m, vl_and(vl_sub(vl_set1(0), vl_and(o, vl_set1(1))), mask52));
+    fk_vd x = vd_from_u53(vl_add(vl_add(m, m), vl_set1(1)));
+    x = vd_mul(vd_mul(x, vd_set1(0x1p-53)), vd_set1(FK_PI4));
+    fk_vd x2 = vd_mul(x, x);
+    fk_vd ps = vd_fma(x2, vd_set1(FK_S8), vd_set1(FK_S7));
+    ps = vd_fma(x2, ps, vd_set1(FK_S6));
+    ps = vd_fma(x2, ps, vd_set1(FK_S5));
+    ps = vd_fma(x2, ps, vd_set1(FK_S4));
+    ps = vd_fma(x2, ps, vd_set1(FK_S3));
+    ps = vd_fma(x2, ps, vd_set1(FK_S2));
+    ps = vd_fma(x2, ps, vd_set1(FK_S1));
+    fk_vd pc = vd_fma(x2, vd_set1(FK_C8), vd_set1(FK_C7));
+    pc = vd_fma(x2, pc, vd_set1(FK_C6));
+    pc = vd_fma(x2, pc, vd_set1(FK_C5));
+    pc = vd_fma(x2, pc, vd_set1(FK_C4));
+    pc = vd_fma(x2, pc, vd_set1(FK_C3));
+    pc = vd_fma(x2, pc, vd_set1(FK_C2));
+    pc = vd_fma(x2, pc, vd_set1(FK_C1));
+    fk_vd s = vd_fma(vd_mul(x, x2), ps, x);
+    fk_vd c = vd_fma(x2, pc, vd_set1(1.0));
+    fk_vl swap = vl_and(vl_add(o, vl_set1(1)), vl_set1(2));
+    fk_vd cc = vd_select_nonzero(swap, s, c);
+    fk_vd ss = vd_select_nonzero(swap, c, s);
+    fk_vl sign = vl_set1(0x8000000000000000ull);
+    fk_vl neg_cos = vl_and(vl_sll(vl_add(o, vl_set1(2)), 61), sign);
+    fk_vl neg_sin = vl_and(vl_sll(o, 61), sign);
+    *z_cos = vd_mul(r, vd_from_bits(vl_xor(vd_bits(cc), neg_cos)));
+    *z_sin = vd_mul(r, vd_from_bits(vl_xor(vd_bits(ss), neg_sin)));
+}
+
+typedef struct {
+    fk_vd loc, scale, lo, hi;
+    int normal;
+} fk_affine_f64;
+
+static inline fk_affine_f64 affine_f64(const fk_params *p, int normal)
+{
+    fk_affine_f64 a = {vd_set1(p->loc), vd_set1(p->scale), vd_set1(p->lo), vd_set1(p->hi), normal};
+    return a;
+}
+
+/* Uniform in (-1, 1): (2k + 1 - 2^53) 2^-53 = (k - 2^52) 2^-52 + 2^-53, every step exact. */
+static inline fk_vd symmetric_f64_v(fk_vl x)
+{
+    fk_vd k = vd_from_u53(vl_srl(x, 11));
+    return vd_add(vd_mul(vd_sub(k, vd_set1(0x1p52)), vd_set1(0x1p-52)), vd_set1(0x1p-53));
+}
+
+/* G groups of 2W float64 samples at out. */
+static inline void gen_f64(double *out, uint64_t block, int G, const fk_keys *k,
+                           const fk_affine_f64 *a)
+{
+    fk_vi x[FK_G][4];
+    philox_groups(x, G, block, k);
+#pragma GCC unroll 4
+    for (int g = 0; g < G; g++) {
+        vi_transpose4(x[g]); /* memory order: 64-bit lanes are the samples' words */
+        fk_vl w[4] = {vl_from_vi(x[g][0]), vl_from_vi(x[g][1]), vl_from_vi(x[g][2]),
+                      vl_from_vi(x[g][3])};
+        fk_vd z[4];
+        if (a->normal) {
+            for (int h = 0; h < 4; h += 2) {
+                /* even 64-bit lanes are radius words, odd ones angle words */
+                fk_vd zc, zs;
+                box_muller_f64_v(vl_unpacklo(w[h], w[h + 1]), vl_unpackhi(w[h], w[h + 1]), &zc,
+                                 &zs);
+                z[h] = vd_unpacklo(zc, zs);
+                z[h + 1] = vd_unpackhi(zc, zs);
+            }
+            for (int j = 0; j < 4; j++)
+                z[j] = vd_fma(a->scale, z[j], a->loc);
+        } else {
+            for (int j = 0; j < 4; j++) {
+                fk_vd y = vd_fma(a->scale, symmetric_f64_v(w[j]), a->loc);
+                z[j] = vd_min(a->hi, vd_max(a->lo, y));
+            }
+        }
+        for (int j = 0; j < 4; j++)
+            vd_storeu(out + (size_t)(g * 4 + j) * (FK_W / 2), z[j]);
+    }
+}
+
+/* ---- runs ------------------------------------------------------------------------------- */
+
+/* Generate G groups starting at `block` into out. */
+typedef void (*fk_gen_fn)(void *out, uint64_t block, int G, const void *ctx);
+
+/* n samples from pos: whole G-groups and single groups straight to out; a partial first or
+ * last group through a small buffer. */
+static inline void simd_run(char *out, size_t n, size_t itemsize, unsigned per_block,
+                            const fk_position *pos, fk_gen_fn gen, const void *ctx)
+{
+    const size_t group = (size_t)per_block * FK_W;
+    uint64_t block = pos->block;
+    size_t skip = pos->phase;
+    double tmp[2 * FK_W]; /* one group of any dtype */
+    while (n > 0) {
+        if (skip == 0 && n >= FK_G * group) {
+            gen(out, block, FK_G, ctx);
+            out += FK_G * group * itemsize;
+            n -= FK_G * group;
+            block += (uint64_t)FK_G * FK_W;
+        } else if (skip == 0 && n >= group) {
+            gen(out, block, 1, ctx);
+            out += group * itemsize;
+            n -= group;
+            block += FK_W;
+        } else {
+            gen(tmp, block, 1, ctx);
+            size_t m = group - skip < n ? group - skip : n;
+            memcpy(out, (const char *)tmp + skip * itemsize, m * itemsize);
+            out += m * itemsize;
+            n -= m;
+            block += FK_W;
+            skip = 0;
+        }
+    }
+}
+
+typedef struct {
+    fk_keys k;
+    fk_affine_f32 a;
+} fk_ctx_f32;
+
+typedef struct {
+    fk_keys k;
+    fk_affine_f64 a;
+} fk_ctx_f64;
+
+static inline void gen_u32_any(void *out, uint64_t block, int G, const void *ctx)
+{
+    fk_vi x[FK_G][4];
+    philox_groups(x, G, block, ctx);
+    for (int g = 0; g < G; g++) {
+        vi_transpose4(x[g]);
+        for (int j = 0; j < 4; j++)
+            vi_storeu((uint32_t *)out + (size_t)(g * 4 + j) * FK_W, x[g][j]);
+    }
+}
+
+static inline void gen_f32_any(void *out, uint64_t block, int G, const void *ctx)
+{
+    const fk_ctx_f32 *c = ctx;
+    fk_vf z[FK_G][4];
+    samples_f32(z, G, block, &c->k, &c->a);
+    store_f32(out, z, G);
+}
+
+static inline void gen_f16_any(void *out, uint64_t block, int G, const void *ctx)
+{
+    const fk_ctx_f32 *c = ctx;
+    fk_vf z[FK_G][4];
+    samples_f32(z, G, block, &c->k, &c->a);
+    store_f16(out, z, G);
+}
+
+static inline void gen_f64_any(void *out, uint64_t block, int G, const void *ctx)
+{
+    const fk_ctx_f64 *c = ctx;
+    gen_f64(out, block, G, &c->k, &c->a);
+}
+
+static inline void run_raw(void *out, size_t n, const fk_position *pos)
+{
+    fk_keys k;
+    keys_init(&k, pos);
+    simd_run(out, n, 4, 4, pos, gen_u32_any, &k);
+}
+
+static inline void run_f32(void *out, size_t n, const fk_position *pos, const fk_params *p,
+                           int normal, int half)
+{
+    fk_ctx_f32 c;
+    keys_init(&c.k, pos);
+    c.a = affine_f32(p, normal);
+    if (half)
+        simd_run(out, n, 2, 4, pos, gen_f16_any, &c);
+    else
+        simd_run(out, n, 4, 4, pos, gen_f32_any, &c);
+}
+
+static inline void run_f64(void *out, size_t n, const fk_position *pos, const fk_params *p,
+                           int normal)
+{
+    fk_ctx_f64 c;
+    keys_init(&c.k, pos);
+    c.a = affine_f64(p, normal);
+    simd_run(out, n, 8, 2, pos, gen_f64_any, &c);
+}
+
+/* The table entries of one instruction set; PREFIX names its kernels. */
+#define FK_SIMD_TABLE(name)                                                                      \
+    static void name##_raw(void *o, size_t n, const fk_position *s, const fk_params *p)          \
+    {                                                                                            \
+        (void)p;                                                                                 \
+        run_raw(o, n, s);                                                                        \
+    }                                                                                            \
+    static void name##_uf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 0, 1); } \
+    static void name##_uf32(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 0, 0); } \
+    static void name##_uf64(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f64(o, n, s, p, 0); }    \
+    static void name##_nf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 1, 1); } \
+    static void name##_nf32(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 1, 0); } \
+    static void name##_nf64(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f64(o, n, s, p, 1); }    \
+    const fk_kernel_table fk_kernels_##name = {                                                  \
+        name##_raw, name##_uf16, name##_uf32, name##_uf64, name##_nf16, name##_nf32, name##_nf64, \
+    }
+
+#endif /* FK_KERNEL_SIMD_H */
