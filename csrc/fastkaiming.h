@@ -13,24 +13,26 @@
  *   thread count, the kernel (ISA) chosen, the strides of the buffer or on how the fill is
  *   split into chunks. Each transform consumes a fixed number of words per sample.
  *
- * Word-to-sample mapping (n = offset + i, w[j] = word j of block b)
+ * Word-to-sample mapping (n = offset + i, w[j] = word j of block b; "signed" reads the bits
+ * as a two's complement integer)
  *   uint32 raw   b = n / 4: sample = w[n % 4].
- *   f32 uniform  b = n / 4, w = w[n % 4]: k = w >> 8 (24 bits),
- *                v = (2k + 1 - 2^24) * 2^-24, an odd multiple of 2^-24 in (-1, 1), exact;
+ *   f32 uniform  b = n / 4, w = w[n % 4]: s = the top 24 bits of w, signed;
+ *                v = (2s + 1) * 2^-24, an odd multiple of 2^-24 in (-1, 1), exact;
  *                x = clamp(fma(scale, v, loc), lo, hi).
  *   f32 normal   b = n / 4; pair p = (n % 4) / 2 uses radius word w[2p] and angle word w[2p+1];
  *                even n takes r*cos(theta), odd n takes r*sin(theta).
  *                u = fl(fl(w[2p] >> 1) * 2^-31 + 2^-32) in [2^-32, 1]: log(u) is finite;
  *                r = sqrt(-2 log u) <= 6.6604;
- *                theta = 2*pi * (octant + t) / 8 from the angle word: octant = top 3 bits,
- *                t = (2m + 1) * 2^-24 with m the next 23 bits (reflected in odd octants), so
- *                theta is the midpoint of one of 2^26 equal arcs;
+ *                theta = 2 pi wa / 2^32 = q pi/2 + t, with q the quadrant nearest theta
+ *                (the top 2 bits of wa + 2^29) and t = (2s + 1) 2^-24 pi/4 in (-pi/4, pi/4),
+ *                s = bits 6..29 of wa, signed: the midpoint of one of 2^26 equal arcs;
  *                x = fma(std, z, mean).
  *   f64 uniform  b = n / 2; the 64-bit word x = w[2j] | w[2j+1] << 32 with j = n % 2;
- *                k = x >> 11 (53 bits), v = (2k + 1 - 2^53) * 2^-53; x as for f32.
+ *                s = the top 53 bits of x, signed, v = (2s + 1) * 2^-53; x as for f32.
  *   f64 normal   b = n / 2; radius from w[0] | w[1] << 32, angle from w[2] | w[3] << 32;
  *                even n takes r*cos, odd n r*sin. u = ((x >> 11) + 1) * 2^-53 in [2^-53, 1]
- *                (r <= 8.5717); octant = top 3 bits, m = next 52 bits, t = (2m + 1) * 2^-53.
+ *                (r <= 8.5717); q = the top 2 bits of x + 2^61, t = (2s + 1) 2^-53 pi/4
+ *                with s = bits 9..61 of x, signed.
  *   f16          the f32 sample, rounded once to the nearest binary16 (ties to even).
  *   log, sin and cos are the in-house polynomials of transforms.h (no libm), evaluated with
  *   explicit fused multiply-adds; sqrt and division are the correctly rounded IEEE operations.

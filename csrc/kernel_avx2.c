@@ -26,8 +26,10 @@ typedef __m256d fk_vd;
 #define vi_sub _mm256_sub_epi32
 #define vi_and _mm256_and_si256
 #define vi_xor _mm256_xor_si256
+#define vi_or _mm256_or_si256
 #define vi_srl(a, n) _mm256_srli_epi32((a), (n))
 #define vi_sll(a, n) _mm256_slli_epi32((a), (n))
+#define vi_sra(a, n) _mm256_srai_epi32((a), (n))
 #define vi_storeu(p, a) _mm256_storeu_si256((__m256i *)(p), (a))
 #define vf_set1 _mm256_set1_ps
 #define vf_add _mm256_add_ps
@@ -73,6 +75,8 @@ static inline fk_vi vi_mulhilo(fk_vi a, fk_vi m, fk_vi *lo)
     *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
     return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
 }
+
+#define vi_xor3(a, b, c) _mm256_xor_si256(_mm256_xor_si256((a), (b)), (c))
 
 static inline void vi_counters(uint64_t block, fk_vi *lo, fk_vi *hi)
 {

@@ -26,8 +26,10 @@ typedef __m512d fk_vd;
 #define vi_sub _mm512_sub_epi32
 #define vi_and _mm512_and_si512
 #define vi_xor _mm512_xor_si512
+#define vi_or _mm512_or_si512
 #define vi_srl(a, n) _mm512_srli_epi32((a), (n))
 #define vi_sll(a, n) _mm512_slli_epi32((a), (n))
+#define vi_sra(a, n) _mm512_srai_epi32((a), (n))
 #define vi_storeu(p, a) _mm512_storeu_si512((void *)(p), (a))
 #define vf_set1 _mm512_set1_ps
 #define vf_add _mm512_add_ps
@@ -67,14 +69,17 @@ typedef __m512d fk_vd;
 #define vd_storeu _mm512_storeu_pd
 #define vd_from_u53 _mm512_cvtepu64_pd /* exact below 2^53 */
 
-/* 32 x 32 -> 64-bit products of every lane: high halves returned, low halves in *lo. */
+/* 32 x 32 -> 64-bit products of every lane: high halves returned, low halves in *lo.
+ * even/odd hold the 64-bit products of the even/odd lanes; a masked pair swap picks halves. */
 static inline fk_vi vi_mulhilo(fk_vi a, fk_vi m, fk_vi *lo)
 {
     fk_vi even = _mm512_mul_epu32(a, m);
     fk_vi odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
-    *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-    return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+    *lo = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CDAB);
+    return _mm512_mask_shuffle_epi32(odd, 0x5555, even, _MM_PERM_CDAB);
 }
+
+#define vi_xor3(a, b, c) _mm512_ternarylogic_epi32((a), (b), (c), 0x96)
 
 /* Block counters block + lane as (low word, high word), with the carry. */
 static inline void vi_counters(uint64_t block, fk_vi *lo, fk_vi *hi)

@@ -5,6 +5,7 @@
  *   FK_W                          lanes of 32 bits per vector
  *   fk_vi, fk_vf, fk_vl, fk_vd    int32, float, int64 and double vectors
  *   vi_* / vf_* / vl_* / vd_*     lane-wise operations, named after what they compute
+ *                                 (vi_mulhilo: both halves of 32 x 32-bit products)
  *   vi_counters, vi_transpose4    the Philox counters of W consecutive blocks; the 4 x W
  *                                 word matrix (one block per lane) into memory order
  *
@@ -21,8 +22,17 @@
 #include "philox.h"
 #include "transforms.h"
 
+/* Fully inlined, so that the group count is a constant and the vectors stay in registers. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FK_INLINE static inline __attribute__((always_inline))
+#else
+#define FK_INLINE static inline
+#endif
+
 /* Groups computed side by side: independent dependency chains keep the pipelines busy. */
-#define FK_G 2
+#ifndef FK_G
+#define FK_G 4
+#endif
 #define FK_GROUP_WORDS (4 * FK_W)
 
 typedef struct {
@@ -30,7 +40,7 @@ typedef struct {
     uint32_t s0, s1;                                     /* stream low, high */
 } fk_keys;
 
-static inline void keys_init(fk_keys *k, const fk_position *p)
+FK_INLINE void keys_init(fk_keys *k, const fk_position *p)
 {
     uint32_t k0 = p->key[0], k1 = p->key[1];
     for (int r = 0; r < FK_PHILOX_ROUNDS; r++) {
@@ -44,7 +54,7 @@ static inline void keys_init(fk_keys *k, const fk_position *p)
 }
 
 /* G groups of W blocks from `block` on; x[g][j] = word j, one block per lane. */
-static inline void philox_groups(fk_vi x[][4], int G, uint64_t block, const fk_keys *k)
+FK_INLINE void philox_groups(fk_vi x[][4], int G, uint64_t block, const fk_keys *k)
 {
     const fk_vi m0 = vi_set1(FK_PHILOX_M0), m1 = vi_set1(FK_PHILOX_M1);
 #pragma GCC unroll 4
@@ -61,9 +71,9 @@ static inline void philox_groups(fk_vi x[][4], int G, uint64_t block, const fk_k
             fk_vi lo0, lo1;
             fk_vi hi0 = vi_mulhilo(x[g][0], m0, &lo0);
             fk_vi hi1 = vi_mulhilo(x[g][2], m1, &lo1);
-            x[g][0] = vi_xor(vi_xor(hi1, x[g][1]), k0);
+            x[g][0] = vi_xor3(hi1, x[g][1], k0);
             x[g][1] = lo1;
-            x[g][2] = vi_xor(vi_xor(hi0, x[g][3]), k1);
+            x[g][2] = vi_xor3(hi0, x[g][3], k1);
             x[g][3] = lo0;
         }
     }
@@ -71,7 +81,7 @@ static inline void philox_groups(fk_vi x[][4], int G, uint64_t block, const fk_k
 
 /* ---- float32 ---------------------------------------------------------------------------- */
 
-static inline fk_vf log_f32_v(fk_vf u)
+FK_INLINE fk_vf log_f32_v(fk_vf u)
 {
     fk_vi i = vf_bits(u);
     fk_vi e_biased = vi_srl(vi_add(i, vi_set1(0x3f800000u - FK_SQRTHALF_F32_BITS)), 23);
@@ -86,15 +96,12 @@ static inline fk_vf log_f32_v(fk_vf u)
     return vf_fma(vf_from_i32(e), vf_set1(FK_LN2F), logm);
 }
 
-static inline void box_muller_f32_v(fk_vi wr, fk_vi wa, fk_vf *z_cos, fk_vf *z_sin)
+FK_INLINE void box_muller_f32_v(fk_vi wr, fk_vi wa, fk_vf *z_cos, fk_vf *z_sin)
 {
     fk_vf u = vf_fma(vf_from_i32(vi_srl(wr, 1)), vf_set1(0x1p-31f), vf_set1(0x1p-32f));
     fk_vf r = vf_sqrt(vf_mul(vf_set1(-2.0f), log_f32_v(u)));
-    fk_vi o = vi_srl(wa, 29);
-    fk_vi m = vi_and(vi_srl(wa, 6), vi_set1(0x7fffffu));
-    m = vi_xor(m, vi_and(vi_sub(vi_set1(0), vi_and(o, vi_set1(1))), vi_set1(0x7fffffu)));
-    fk_vf x = vf_from_i32(vi_add(vi_add(m, m), vi_set1(1)));
-    x = vf_mul(vf_mul(x, vf_set1(0x1p-24f)), vf_set1(FK_PI4F));
+    fk_vf x = vf_mul(vf_from_i32(vi_or(vi_sra(vi_sll(wa, 2), 7), vi_set1(1))),
+                     vf_set1(FK_PI4F_2M24));
     fk_vf x2 = vf_mul(x, x);
     fk_vf ps = vf_fma(x2, vf_fma(x2, vf_fma(x2, vf_set1(FK_S4F), vf_set1(FK_S3F)),
                                  vf_set1(FK_S2F)), vf_set1(FK_S1F));  /* fmt */
@@ -102,12 +109,14 @@ static inline void box_muller_f32_v(fk_vi wr, fk_vi wa, fk_vf *z_cos, fk_vf *z_s
                                             vf_set1(FK_C3F)), vf_set1(FK_C2F)), vf_set1(FK_C1F));
     fk_vf s = vf_fma(vf_mul(x, x2), ps, x);
     fk_vf c = vf_fma(x2, pc, vf_set1(1.0f));
-    fk_vi swap = vi_and(vi_add(o, vi_set1(1)), vi_set1(2));
+    /* the quadrant, as fk_quadrant_f32 */
+    const fk_vi sign = vi_set1(0x80000000u);
+    fk_vi wq = vi_add(wa, vi_set1(0x20000000u));
+    fk_vi swap = vi_and(wq, vi_set1(0x40000000u));
     fk_vf cc = vf_select_nonzero(swap, s, c);
     fk_vf ss = vf_select_nonzero(swap, c, s);
-    fk_vi sign = vi_set1(0x80000000u);
-    fk_vi neg_cos = vi_and(vi_sll(vi_add(o, vi_set1(2)), 29), sign);
-    fk_vi neg_sin = vi_and(vi_sll(o, 29), sign);
+    fk_vi neg_cos = vi_and(vi_add(wq, vi_set1(0x40000000u)), sign);
+    fk_vi neg_sin = vi_and(wq, sign);
     *z_cos = vf_mul(r, vf_from_bits(vi_xor(vf_bits(cc), neg_cos)));
     *z_sin = vf_mul(r, vf_from_bits(vi_xor(vf_bits(ss), neg_sin)));
 }
@@ -117,7 +126,7 @@ typedef struct {
     int normal;
 } fk_affine_f32;
 
-static inline fk_affine_f32 affine_f32(const fk_params *p, int normal)
+FK_INLINE fk_affine_f32 affine_f32(const fk_params *p, int normal)
 {
     fk_affine_f32 a = {vf_set1((float)p->loc), vf_set1((float)p->scale), vf_set1((float)p->lo),
                        vf_set1((float)p->hi), normal};
@@ -125,7 +134,7 @@ static inline fk_affine_f32 affine_f32(const fk_params *p, int normal)
 }
 
 /* G groups: z[g][j] holds samples 4 (block + g W + lane) + j, before transposition. */
-static inline void samples_f32(fk_vf z[][4], int G, uint64_t block, const fk_keys *k,
+FK_INLINE void samples_f32(fk_vf z[][4], int G, uint64_t block, const fk_keys *k,
                                const fk_affine_f32 *a)
 {
     fk_vi x[FK_G][4];
@@ -142,13 +151,10 @@ static inline void samples_f32(fk_vf z[][4], int G, uint64_t block, const fk_key
                 z[g][j] = vf_fma(a->scale, z[g][j], a->loc);
         return;
     }
-    const fk_vi half = vi_set1(1u << 24);
 #pragma GCC unroll 8
     for (int g = 0; g < G; g++) {
         for (int j = 0; j < 4; j++) {
-            fk_vi k2 = vi_srl(x[g][j], 8);
-            fk_vf v = vf_mul(vf_from_i32(vi_sub(vi_add(vi_add(k2, k2), vi_set1(1)), half)),
-                             vf_set1(0x1p-24f));
+            fk_vf v = vf_mul(vf_from_i32(vi_or(vi_sra(x[g][j], 7), vi_set1(1))), vf_set1(0x1p-24f));
             fk_vf y = vf_fma(a->scale, v, a->loc);
             z[g][j] = vf_min(a->hi, vf_max(a->lo, y)); /* operand order as the scalar clamp */
         }
@@ -156,7 +162,7 @@ static inline void samples_f32(fk_vf z[][4], int G, uint64_t block, const fk_key
 }
 
 /* Store G groups of float32 samples at out (4 W G floats). */
-static inline void store_f32(float *out, fk_vf z[][4], int G)
+FK_INLINE void store_f32(float *out, fk_vf z[][4], int G)
 {
 #pragma GCC unroll 4
     for (int g = 0; g < G; g++) {
@@ -167,7 +173,7 @@ static inline void store_f32(float *out, fk_vf z[][4], int G)
     }
 }
 
-static inline void store_f16(uint16_t *out, fk_vf z[][4], int G)
+FK_INLINE void store_f16(uint16_t *out, fk_vf z[][4], int G)
 {
 #pragma GCC unroll 4
     for (int g = 0; g < G; g++) {
@@ -180,7 +186,15 @@ static inline void store_f16(uint16_t *out, fk_vf z[][4], int G)
 
 /* ---- float64 ---------------------------------------------------------------------------- */
 
-static inline fk_vd log_f64_v(fk_vd u)
+/* s + 1/2 for the signed 53-bit integer s in the low bits of u, exactly: flipping bit 52
+ * maps s to s + 2^52 in [0, 2^53), which converts exactly. */
+FK_INLINE fk_vd half_odd_f64_v(fk_vl u)
+{
+    fk_vd d = vd_from_u53(vl_xor(u, vl_set1(1ull << 52)));
+    return vd_add(vd_sub(d, vd_set1(0x1p52)), vd_set1(0.5));
+}
+
+FK_INLINE fk_vd log_f64_v(fk_vd u)
 {
     fk_vl i = vd_bits(u);
     fk_vl e_biased = vl_srl(vl_add(i, vl_set1(0x3ff0000000000000ull - FK_SQRTHALF_F64_BITS)), 52);
@@ -204,16 +218,11 @@ static inline fk_vd log_f64_v(fk_vd u)
     return vd_fma(ed, vd_set1(FK_LN2_HI), vd_fma(ed, vd_set1(FK_LN2_LO), logm));
 }
 
-static inline void box_muller_f64_v(fk_vl xr, fk_vl xa, fk_vd *z_cos, fk_vd *z_sin)
+FK_INLINE void box_muller_f64_v(fk_vl xr, fk_vl xa, fk_vd *z_cos, fk_vd *z_sin)
 {
-    const fk_vl mask52 = vl_set1(0xfffffffffffffull);
     fk_vd u = vd_mul(vd_from_u53(vl_add(vl_srl(xr, 11), vl_set1(1))), vd_set1(0x1p-53));
     fk_vd r = vd_sqrt(vd_mul(vd_set1(-2.0), log_f64_v(u)));
-    fk_vl o = vl_srl(xa, 61);
-    fk_vl m = vl_and(vl_srl(xa, 9), mask52);
-    m = vl_xor(m, vl_and(vl_sub(vl_set1(0), vl_and(o, vl_set1(1))), mask52));
-    fk_vd x = vd_from_u53(vl_add(vl_add(m, m), vl_set1(1)));
-    x = vd_mul(vd_mul(x, vd_set1(0x1p-53)), vd_set1(FK_PI4));
+    fk_vd x = vd_mul(half_odd_f64_v(vl_srl(vl_sll(xa, 2), 11)), vd_set1(FK_PI4_2M53 * 2));
     fk_vd x2 = vd_mul(x, x);
     fk_vd ps = vd_fma(x2, vd_set1(FK_S8), vd_set1(FK_S7));
     ps = vd_fma(x2, ps, vd_set1(FK_S6));
@@ -231,12 +240,13 @@ static inline void box_muller_f64_v(fk_vl xr, fk_vl xa, fk_vd *z_cos, fk_vd *z_s
     pc = vd_fma(x2, pc, vd_set1(FK_C1));
     fk_vd s = vd_fma(vd_mul(x, x2), ps, x);
     fk_vd c = vd_fma(x2, pc, vd_set1(1.0));
-    fk_vl swap = vl_and(vl_add(o, vl_set1(1)), vl_set1(2));
+    const fk_vl sign = vl_set1(0x8000000000000000ull);
+    fk_vl wq = vl_add(xa, vl_set1(0x2000000000000000ull));
+    fk_vl swap = vl_and(wq, vl_set1(0x4000000000000000ull));
     fk_vd cc = vd_select_nonzero(swap, s, c);
     fk_vd ss = vd_select_nonzero(swap, c, s);
-    fk_vl sign = vl_set1(0x8000000000000000ull);
-    fk_vl neg_cos = vl_and(vl_sll(vl_add(o, vl_set1(2)), 61), sign);
-    fk_vl neg_sin = vl_and(vl_sll(o, 61), sign);
+    fk_vl neg_cos = vl_and(vl_add(wq, vl_set1(0x4000000000000000ull)), sign);
+    fk_vl neg_sin = vl_and(wq, sign);
     *z_cos = vd_mul(r, vd_from_bits(vl_xor(vd_bits(cc), neg_cos)));
     *z_sin = vd_mul(r, vd_from_bits(vl_xor(vd_bits(ss), neg_sin)));
 }
@@ -246,21 +256,20 @@ typedef struct {
     int normal;
 } fk_affine_f64;
 
-static inline fk_affine_f64 affine_f64(const fk_params *p, int normal)
+FK_INLINE fk_affine_f64 affine_f64(const fk_params *p, int normal)
 {
     fk_affine_f64 a = {vd_set1(p->loc), vd_set1(p->scale), vd_set1(p->lo), vd_set1(p->hi), normal};
     return a;
 }
 
-/* Uniform in (-1, 1): (2k + 1 - 2^53) 2^-53 = (k - 2^52) 2^-52 + 2^-53, every step exact. */
-static inline fk_vd symmetric_f64_v(fk_vl x)
+/* Uniform in (-1, 1): (2s + 1) 2^-53 = (s + 1/2) 2^-52, s the top 53 bits read as signed. */
+FK_INLINE fk_vd symmetric_f64_v(fk_vl x)
 {
-    fk_vd k = vd_from_u53(vl_srl(x, 11));
-    return vd_add(vd_mul(vd_sub(k, vd_set1(0x1p52)), vd_set1(0x1p-52)), vd_set1(0x1p-53));
+    return vd_mul(half_odd_f64_v(vl_srl(x, 11)), vd_set1(0x1p-52));
 }
 
 /* G groups of 2W float64 samples at out. */
-static inline void gen_f64(double *out, uint64_t block, int G, const fk_keys *k,
+FK_INLINE void gen_f64(double *out, uint64_t block, int G, const fk_keys *k,
                            const fk_affine_f64 *a)
 {
     fk_vi x[FK_G][4];
@@ -300,7 +309,7 @@ typedef void (*fk_gen_fn)(void *out, uint64_t block, int G, const void *ctx);
 
 /* n samples from pos: whole G-groups and single groups straight to out; a partial first or
  * last group through a small buffer. */
-static inline void simd_run(char *out, size_t n, size_t itemsize, unsigned per_block,
+FK_INLINE void simd_run(char *out, size_t n, size_t itemsize, unsigned per_block,
                             const fk_position *pos, fk_gen_fn gen, const void *ctx)
 {
     const size_t group = (size_t)per_block * FK_W;
@@ -340,7 +349,7 @@ typedef struct {
     fk_affine_f64 a;
 } fk_ctx_f64;
 
-static inline void gen_u32_any(void *out, uint64_t block, int G, const void *ctx)
+FK_INLINE void gen_u32_any(void *out, uint64_t block, int G, const void *ctx)
 {
     fk_vi x[FK_G][4];
     philox_groups(x, G, block, ctx);
@@ -351,7 +360,7 @@ static inline void gen_u32_any(void *out, uint64_t block, int G, const void *ctx
     }
 }
 
-static inline void gen_f32_any(void *out, uint64_t block, int G, const void *ctx)
+FK_INLINE void gen_f32_any(void *out, uint64_t block, int G, const void *ctx)
 {
     const fk_ctx_f32 *c = ctx;
     fk_vf z[FK_G][4];
@@ -359,7 +368,7 @@ static inline void gen_f32_any(void *out, uint64_t block, int G, const void *ctx
     store_f32(out, z, G);
 }
 
-static inline void gen_f16_any(void *out, uint64_t block, int G, const void *ctx)
+FK_INLINE void gen_f16_any(void *out, uint64_t block, int G, const void *ctx)
 {
     const fk_ctx_f32 *c = ctx;
     fk_vf z[FK_G][4];
@@ -367,20 +376,20 @@ static inline void gen_f16_any(void *out, uint64_t block, int G, const void *ctx
     store_f16(out, z, G);
 }
 
-static inline void gen_f64_any(void *out, uint64_t block, int G, const void *ctx)
+FK_INLINE void gen_f64_any(void *out, uint64_t block, int G, const void *ctx)
 {
     const fk_ctx_f64 *c = ctx;
     gen_f64(out, block, G, &c->k, &c->a);
 }
 
-static inline void run_raw(void *out, size_t n, const fk_position *pos)
+FK_INLINE void run_raw(void *out, size_t n, const fk_position *pos)
 {
     fk_keys k;
     keys_init(&k, pos);
     simd_run(out, n, 4, 4, pos, gen_u32_any, &k);
 }
 
-static inline void run_f32(void *out, size_t n, const fk_position *pos, const fk_params *p,
+FK_INLINE void run_f32(void *out, size_t n, const fk_position *pos, const fk_params *p,
                            int normal, int half)
 {
     fk_ctx_f32 c;
@@ -392,7 +401,7 @@ static inline void run_f32(void *out, size_t n, const fk_position *pos, const fk
         simd_run(out, n, 4, 4, pos, gen_f32_any, &c);
 }
 
-static inline void run_f64(void *out, size_t n, const fk_position *pos, const fk_params *p,
+FK_INLINE void run_f64(void *out, size_t n, const fk_position *pos, const fk_params *p,
                            int normal)
 {
     fk_ctx_f64 c;

@@ -5,7 +5,7 @@
  * order, the same explicit fused multiply-adds (fmaf/fma), no other contraction
  * (-ffp-contract=off). The mapping itself is documented in fastkaiming.h.
  *
- * Polynomials: sin and cos are Taylor polynomials on [0, pi/4]; log(m) on
+ * Polynomials: sin and cos are Taylor polynomials on [-pi/4, pi/4]; log(m) on
  * [sqrt(1/2), sqrt(2)) is 2 atanh(s) with s = (m - 1) / (m + 1), a series in s^2 <= 0.0295.
  * Their truncation errors are below 2.5e-9 (f32) and 1e-17 (f64) relative.
  */
@@ -20,6 +20,17 @@ static inline uint32_t fk_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); ret
 static inline float fk_f32_from(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
 static inline uint64_t fk_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
 static inline double fk_f64_from(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+/* Arithmetic right shifts of the bits of x read as a signed integer (portable C). */
+static inline int32_t fk_sra32(uint32_t x, unsigned n)
+{
+    return (int32_t)(x >> n) - (int32_t)((x >> 31) << (32 - n));
+}
+
+static inline int64_t fk_sra64(uint64_t x, unsigned n)
+{
+    return (int64_t)(x >> n) - (int64_t)((x >> 63) << (64 - n));
+}
 
 /* ---- float32 ---------------------------------------------------------------------------- */
 
@@ -41,6 +52,7 @@ static inline double fk_f64_from(uint64_t u) { double x; memcpy(&x, &u, 8); retu
 #define FK_L4F (0x1.c71c72p-3f)
 #define FK_LN2F (0x1.62e430p-1f)
 #define FK_PI4F (0x1.921fb6p-1f)
+#define FK_PI4F_2M24 (0x1.921fb6p-25f) /* FK_PI4F * 2^-24, exact */
 #define FK_SQRTHALF_F32_BITS 0x3f3504f3u /* sqrt(1/2) */
 
 /* Natural log of u in (0, 1]. */
@@ -58,7 +70,7 @@ static inline float fk_log_f32(float u)
     return fmaf((float)e, FK_LN2F, logm);
 }
 
-/* sin and cos of x in [0, pi/4]. */
+/* sin and cos of x in [-pi/4, pi/4]. */
 static inline void fk_sincos_f32(float x, float *s, float *c)
 {
     float x2 = x * x;
@@ -68,37 +80,38 @@ static inline void fk_sincos_f32(float x, float *s, float *c)
     *c = fmaf(x2, pc, 1.0f);
 }
 
-/* Place (s, c) = (sin, cos) of the in-octant angle into octant o of the circle. */
-static inline void fk_octant_f32(uint32_t o, float s, float c, float *cos_t, float *sin_t)
+/* Place (s, c) = (sin x, cos x) in the quadrant of the angle word: theta = q pi/2 + x, with
+ * q the quadrant nearest theta. Bits of wq = w + 2^29: bit 30 = q odd (swap),
+ * bit 31 = q in {2, 3} (sin < 0); bit 31 of wq + 2^30 = q in {1, 2} (cos < 0). */
+static inline void fk_quadrant_f32(uint32_t w, float s, float c, float *cos_t, float *sin_t)
 {
-    float cc = ((o + 1u) & 2u) ? s : c;
-    float ss = ((o + 1u) & 2u) ? c : s;
-    *cos_t = ((o + 2u) & 4u) ? -cc : cc;
-    *sin_t = (o & 4u) ? -ss : ss;
+    uint32_t wq = w + 0x20000000u;
+    float cc = (wq & 0x40000000u) ? s : c;
+    float ss = (wq & 0x40000000u) ? c : s;
+    *cos_t = ((wq + 0x40000000u) & 0x80000000u) ? -cc : cc;
+    *sin_t = (wq & 0x80000000u) ? -ss : ss;
 }
 
-/* Box-Muller: radius word wr, angle word wa -> (r cos theta, r sin theta). */
+/* Box-Muller: radius word wr, angle word wa -> (r cos theta, r sin theta), theta = 2 pi wa/2^32
+ * to 26 bits. */
 static inline void fk_box_muller_f32(uint32_t wr, uint32_t wa, float *z_cos, float *z_sin)
 {
     /* u in [2^-32, 1]: log(u) stays finite */
     float u = fmaf((float)(int32_t)(wr >> 1), 0x1p-31f, 0x1p-32f);
     float r = sqrtf(-2.0f * fk_log_f32(u));
-    uint32_t o = wa >> 29;
-    uint32_t m = (wa >> 6) & 0x7fffffu;
-    if (o & 1u)
-        m ^= 0x7fffffu; /* odd octants run backwards: angle = pi/4 - x */
-    float x = (float)(int32_t)(2u * m + 1u) * 0x1p-24f * FK_PI4F;
+    /* offset from the nearest quadrant: the midpoint of one of 2^24 equal arcs, (-pi/4, pi/4) */
+    float x = (float)(fk_sra32(wa << 2, 7) | 1) * FK_PI4F_2M24;
     float s, c, ct, st;
     fk_sincos_f32(x, &s, &c);
-    fk_octant_f32(o, s, c, &ct, &st);
+    fk_quadrant_f32(wa, s, c, &ct, &st);
     *z_cos = r * ct;
     *z_sin = r * st;
 }
 
-/* Uniform in (-1, 1): an odd multiple of 2^-24, exact. */
+/* Uniform in (-1, 1): the top 24 bits as a signed integer s, (2s + 1) 2^-24, exact. */
 static inline float fk_symmetric_f32(uint32_t w)
 {
-    return (float)((int32_t)(2u * (w >> 8) + 1u) - (1 << 24)) * 0x1p-24f;
+    return (float)(fk_sra32(w, 7) | 1) * 0x1p-24f;
 }
 
 static inline float fk_clamp_f32(float x, float lo, float hi)
@@ -168,6 +181,7 @@ static inline uint16_t fk_f32_to_f16(float f)
 #define FK_LN2_HI (0x1.62e42feep-1)
 #define FK_LN2_LO (0x1.a39ef35793c76p-33)
 #define FK_PI4 (0x1.921fb54442d18p-1)
+#define FK_PI4_2M53 (0x1.921fb54442d18p-54) /* FK_PI4 * 2^-53, exact */
 #define FK_SQRTHALF_F64_BITS 0x3fe6a09e667f3bcdull
 
 static inline double fk_log_f64(double u)
@@ -219,22 +233,20 @@ static inline void fk_box_muller_f64(uint64_t xr, uint64_t xa, double *z_cos, do
     /* u in [2^-53, 1]: log(u) stays finite */
     double u = (double)((xr >> 11) + 1u) * 0x1p-53;
     double r = sqrt(-2.0 * fk_log_f64(u));
-    uint32_t o = (uint32_t)(xa >> 61);
-    uint64_t m = (xa >> 9) & 0xfffffffffffffull;
-    if (o & 1u)
-        m ^= 0xfffffffffffffull;
-    double x = (double)(int64_t)(2u * m + 1u) * 0x1p-53 * FK_PI4;
+    double x = (double)(fk_sra64(xa << 2, 10) | 1) * FK_PI4_2M53;
     double s, c;
     fk_sincos_f64(x, &s, &c);
-    double cc = ((o + 1u) & 2u) ? s : c;
-    double ss = ((o + 1u) & 2u) ? c : s;
-    *z_cos = r * (((o + 2u) & 4u) ? -cc : cc);
-    *z_sin = r * ((o & 4u) ? -ss : ss);
+    uint64_t wq = xa + 0x2000000000000000ull;
+    double cc = (wq & 0x4000000000000000ull) ? s : c;
+    double ss = (wq & 0x4000000000000000ull) ? c : s;
+    *z_cos = r * (((wq + 0x4000000000000000ull) & 0x8000000000000000ull) ? -cc : cc);
+    *z_sin = r * ((wq & 0x8000000000000000ull) ? -ss : ss);
 }
 
+/* Uniform in (-1, 1): the top 53 bits as a signed integer s, (2s + 1) 2^-53, exact. */
 static inline double fk_symmetric_f64(uint64_t x)
 {
-    return (double)((int64_t)(2u * (x >> 11) + 1u) - ((int64_t)1 << 53)) * 0x1p-53;
+    return (double)(fk_sra64(x, 10) | 1) * 0x1p-53;
 }
 
 static inline double fk_clamp_f64(double x, double lo, double hi)

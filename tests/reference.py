@@ -136,42 +136,50 @@ def log_f32(u: np.ndarray) -> np.ndarray:
 
 
 def sincos_f32(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """In-house (sin, cos) of float32 x in [0, pi/4]."""
+    """In-house (sin, cos) of float32 x in [-pi/4, pi/4]."""
     x2 = x * x
     ps = fma32(x2, fma32(x2, fma32(x2, S4F, S3F), S2F), S1F)
     pc = fma32(x2, fma32(x2, fma32(x2, fma32(x2, C5F, C4F), C3F), C2F), C1F)
     return fma32(x * x2, ps, x), fma32(x2, pc, np.float32(1.0))
 
 
-def _octant(o, s, c):
-    """(cos, sin) of the full angle from the in-octant (s, c) and octant o (0..7)."""
-    swap = ((o + 1) & 2) != 0
+def _signed(x, bits):
+    """Unsigned integers (array or int) read as two's complement `bits`-bit integers."""
+    return x - ((x >> (bits - 1)) << bits)
+
+
+def _quadrant(q, s, c):
+    """(cos, sin) of q pi/2 + x from (sin x, cos x); q = 0..3."""
+    swap = (q & 1) != 0
     cc = np.where(swap, s, c)
     ss = np.where(swap, c, s)
-    cos_t = np.where(((o + 2) & 4) != 0, -cc, cc)
-    sin_t = np.where((o & 4) != 0, -ss, ss)
+    cos_t = np.where((q == 1) | (q == 2), -cc, cc)
+    sin_t = np.where(q >= 2, -ss, ss)
     return cos_t, sin_t
 
 
 def box_muller_f32(wr: np.ndarray, wa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Radius words wr, angle words wa (uint32) -> (r cos theta, r sin theta) in float32."""
+    """Radius words wr, angle words wa (uint32) -> (r cos theta, r sin theta) in float32.
+
+    theta = 2 pi wa / 2^32 = q pi/2 + x, q the nearest quadrant, x in (-pi/4, pi/4) the
+    midpoint of one of 2^24 arcs: (2s + 1) 2^-24 pi/4 with s = bits 6..29 of wa, signed.
+    """
     wr = np.asarray(wr, dtype=np.int64)
     wa = np.asarray(wa, dtype=np.int64)
     u = fma32(_f32(wr >> 1), _f32c("0x1p-31"), _f32c("0x1p-32"))  # int -> f32: nearest even
     r = np.sqrt(np.float32(-2.0) * log_f32(u))
-    o = wa >> 29
-    m = (wa >> 6) & 0x7FFFFF
-    m = np.where((o & 1) != 0, m ^ 0x7FFFFF, m)  # odd octants run backwards
-    x = (_f32(2 * m + 1) * _f32c("0x1p-24")) * PI4F
-    s, c = sincos_f32(x)
-    ct, st = _octant(o, s, c)
+    q = ((wa + (1 << 29)) & M32) >> 30
+    s = _signed((wa << 2) & M32, 32) >> 8
+    x = (_f32(2 * s + 1) * _f32c("0x1p-24")) * PI4F  # the first product is exact
+    sn, cs = sincos_f32(x)
+    ct, st = _quadrant(q, sn, cs)
     return r * ct, r * st
 
 
 def symmetric_f32(w: np.ndarray) -> np.ndarray:
-    """(2k + 1 - 2^24) * 2^-24 with k = w >> 8: exact."""
-    k = np.asarray(w, dtype=np.int64) >> 8
-    return _f32(2 * k + 1 - (1 << 24)) * _f32c("0x1p-24")
+    """(2s + 1) * 2^-24 with s the top 24 bits of w read as signed: exact."""
+    s = _signed(np.asarray(w, dtype=np.int64), 32) >> 8
+    return _f32(2 * s + 1) * _f32c("0x1p-24")
 
 
 def _clamp(x, lo, hi):
@@ -249,15 +257,12 @@ def sincos_f64(x: float) -> tuple[float, float]:
 def box_muller_f64(xr: int, xa: int) -> tuple[float, float]:
     u = float((xr >> 11) + 1) * 2.0**-53  # exact
     r = math.sqrt(-2.0 * log_f64(u))
-    o = xa >> 61
-    m = (xa >> 9) & ((1 << 52) - 1)
-    if o & 1:
-        m ^= (1 << 52) - 1
-    x = float(2 * m + 1) * 2.0**-53 * PI4
-    s, c = sincos_f64(x)
-    swap = (o + 1) & 2
-    cc, ss = (s, c) if swap else (c, s)
-    return r * (-cc if (o + 2) & 4 else cc), r * (-ss if o & 4 else ss)
+    q = ((xa + (1 << 61)) & M64) >> 62
+    s = _signed((xa << 2) & M64, 64) >> 11
+    x = float(2 * s + 1) * (PI4 * 2.0**-53)  # one rounding of the exact product
+    sn, cs = sincos_f64(x)
+    cc, ss = (sn, cs) if q & 1 else (cs, sn)
+    return r * (-cc if q in (1, 2) else cc), r * (-ss if q >= 2 else ss)
 
 
 def _clamp64(x: float, lo: float, hi: float) -> float:
@@ -266,7 +271,7 @@ def _clamp64(x: float, lo: float, hi: float) -> float:
 
 
 def symmetric_f64(x: int) -> float:
-    return float(2 * (x >> 11) + 1 - (1 << 53)) * 2.0**-53  # exact
+    return float(2 * (_signed(x, 64) >> 11) + 1) * 2.0**-53  # exact
 
 
 # ---- samples ------------------------------------------------------------------------------

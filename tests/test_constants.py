@@ -57,6 +57,12 @@ def test_every_polynomial_constant():
     assert checked == 8 + 8 + 11 + 4 + 5 + 4 + 3
 
 
+def test_scaled_pi_over_4():
+    consts = header_constants()
+    assert consts["FK_PI4F_2M24"] == consts["FK_PI4F"] * 2.0**-24
+    assert consts["FK_PI4_2M53"] == consts["FK_PI4"] * 2.0**-53
+
+
 def test_ln2_split():
     consts = header_constants()
     hi, lo = Fraction(consts["FK_LN2_HI"]), Fraction(consts["FK_LN2_LO"])
