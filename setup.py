@@ -5,7 +5,13 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 # kernel_avx2.c and kernel_avx512.c enable their instruction sets by pragma, per unit.
-C_SOURCES = ["csrc/fill.c", "csrc/kernel_scalar.c", "csrc/kernel_avx2.c", "csrc/kernel_avx512.c"]
+C_SOURCES = [
+    "csrc/fill.c",
+    "csrc/pool.c",
+    "csrc/kernel_scalar.c",
+    "csrc/kernel_avx2.c",
+    "csrc/kernel_avx512.c",
+]
 
 if sys.platform == "win32":
     compile_args = ["/fp:precise"]

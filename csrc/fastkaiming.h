@@ -57,6 +57,7 @@ typedef enum {
     FK_OK = 0,
     FK_EINVAL = 1,      /* an argument the Python layer should have rejected */
     FK_EISA = 2,        /* the requested kernel is not available on this CPU or build */
+    FK_EINTR = 3,       /* interrupted() asked to stop; the buffer is partly written */
 } fk_status;
 
 typedef enum {
@@ -107,6 +108,10 @@ typedef struct {
     fk_position start;
     int threads;              /* >= 1; small fills use fewer */
     int isa;                  /* an fk_isa value */
+    /* Polled by the calling thread between chunks, at most every 20 ms; nonzero stops the
+     * fill (FK_EINTR). NULL: never stop. */
+    int (*interrupted)(void *ctx);
+    void *interrupt_ctx;
 } fk_request;
 
 /* Samples per Philox block for (dist, dtype): 4, or 2 for float64; 0 if not supported. */
@@ -116,7 +121,7 @@ unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype);
 unsigned fk_isa_available(void);
 const char *fk_isa_name(int isa);
 
-/* The whole fill; releases nothing and allocates nothing but thread stacks. */
+/* The whole fill, on a persistent thread pool; allocates nothing but the pool's threads. */
 fk_status fk_fill(const fk_request *req);
 
 /* One Philox4x32-10 block: out = philox(counter (ctr[0..3]), key (key[0..1])). */

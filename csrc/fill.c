@@ -7,11 +7,12 @@
 
 #include "kernels.h"
 #include "philox.h"
+#include "pool.h"
 
 /* Fills below this many elements stay on the calling thread. */
 #define FK_MIN_PARALLEL 262144
-/* Thread ranges start on multiples of this many elements (a 64-byte line for f32 and f16). */
-#define FK_RANGE_ALIGN 64
+/* Work unit of the pool: 1 MiB of float32, a few hundred microseconds. */
+#define FK_CHUNK 262144
 #define FK_MAX_THREADS 1024
 /* Elements per strided scatter pass: 8 KiB of float64 on the stack. */
 #define FK_SCRATCH 1024
@@ -30,8 +31,8 @@ typedef struct {
 
 typedef struct {
     const fk_plan *plan;
-    uint64_t begin, end;
-} fk_range;
+    uint64_t total;
+} fk_chunks;
 
 unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype)
 {
@@ -216,11 +217,11 @@ static void fill_range(const fk_plan *pl, uint64_t begin, uint64_t end)
     }
 }
 
-static void *range_main(void *arg)
+static void fill_chunk(void *arg, uint64_t c)
 {
-    const fk_range *r = arg;
-    fill_range(r->plan, r->begin, r->end);
-    return NULL;
+    const fk_chunks *ch = arg;
+    uint64_t begin = c * FK_CHUNK;
+    fill_range(ch->plan, begin, begin + FK_CHUNK < ch->total ? begin + FK_CHUNK : ch->total);
 }
 
 /* Merge axis d into d + 1 where memory allows, so contiguous arrays become one run. */
@@ -278,36 +279,13 @@ fk_status fk_fill(const fk_request *req)
         return FK_EINVAL;
     coalesce(&pl);
 
-    uint64_t nthreads = (uint64_t)req->threads;
-    if (nthreads > FK_MAX_THREADS)
-        nthreads = FK_MAX_THREADS;
+    int threads = req->threads > FK_MAX_THREADS ? FK_MAX_THREADS : req->threads;
     if (total < FK_MIN_PARALLEL)
-        nthreads = 1;
-    uint64_t per = (total + nthreads - 1) / nthreads;
-    per = (per + FK_RANGE_ALIGN - 1) / FK_RANGE_ALIGN * FK_RANGE_ALIGN;
-    nthreads = (total + per - 1) / per;
-    if (nthreads <= 1) {
-        fill_range(&pl, 0, total);
-        return FK_OK;
-    }
-
-    fk_range ranges[FK_MAX_THREADS];
-    pthread_t tids[FK_MAX_THREADS];
-    int started[FK_MAX_THREADS];
-    for (uint64_t t = 0; t < nthreads; t++) {
-        ranges[t].plan = &pl;
-        ranges[t].begin = t * per;
-        ranges[t].end = (t + 1) * per < total ? (t + 1) * per : total;
-    }
-    for (uint64_t t = 1; t < nthreads; t++)
-        started[t] = pthread_create(&tids[t], NULL, range_main, &ranges[t]) == 0;
-    fill_range(&pl, ranges[0].begin, ranges[0].end);
-    for (uint64_t t = 1; t < nthreads; t++) {
-        if (started[t])
-            pthread_join(tids[t], NULL);
-        else /* no thread to be had: the same range on this one, same result */
-            fill_range(&pl, ranges[t].begin, ranges[t].end);
-    }
+        threads = 1;
+    fk_chunks ch = {&pl, total};
+    uint64_t nchunks = (total + FK_CHUNK - 1) / FK_CHUNK;
+    if (fk_pool_run(threads, nchunks, fill_chunk, &ch, req->interrupted, req->interrupt_ctx))
+        return FK_EINTR;
     return FK_OK;
 }
 

@@ -4,10 +4,17 @@ Samples come from a counter-based Philox4x32-10 generator in C: sample i of a fi
 only on (seed, stream, offset + i, distribution, parameters, dtype), never on threads,
 strides or how a buffer is split, so a huge initialization can be sharded freely.
 """
-from ._api import Generator, kaiming_normal_, kaiming_uniform_, normal_, random_raw, uniform_
+from ._api import (
+    Generator,
+    kaiming_normal_,
+    kaiming_uniform_,
+    normal_,
+    random_raw,
+    runtime_info,
+    uniform_,
+)
 from ._fans import calculate_gain, compute_fans
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Generator",
@@ -17,6 +24,7 @@ __all__ = [
     "kaiming_uniform_",
     "normal_",
     "random_raw",
+    "runtime_info",
     "uniform_",
     "__version__",
 ]

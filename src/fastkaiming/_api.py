@@ -2,17 +2,52 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
 from . import _buffers, _checks, _core, _fans
+from ._version import __version__
 
 T = TypeVar("T")
 
+ISA_ENV = "FASTKAIMING_ISA"
+
+
+def _choose_isa() -> int:
+    """The kernel for every fill: FASTKAIMING_ISA if set, else the widest this CPU runs."""
+    available = _core.isa_names()
+    forced = os.environ.get(ISA_ENV, "").strip().lower()
+    if not forced:
+        return max(available.values())
+    if forced not in _core.ISA_ALL:
+        raise ImportError(
+            f"{ISA_ENV}={forced!r} is not a kernel name; use one of {', '.join(_core.ISA_ALL)}"
+        )
+    if forced not in available:
+        raise ImportError(
+            f"{ISA_ENV}={forced!r}, but this CPU (or build) cannot run it; "
+            f"available: {', '.join(available)}"
+        )
+    return available[forced]
+
+
 # Kernel used by every fill; tests set it to run each path (see tests/conftest.py).
-_ISA = _core.ISA_AUTO
+_ISA = _choose_isa()
+
+
+def runtime_info() -> dict[str, object]:
+    """What fills run on here: kernel, the kernels available, default threads, version."""
+    names = {code: name for name, code in _core.isa_names().items()}
+    return {
+        "version": __version__,
+        "isa": names[_ISA],
+        "isa_available": list(names.values()),
+        "isa_forced": os.environ.get(ISA_ENV) or None,
+        "threads": _checks.usable_cores(),
+    }
 
 _SQRT3 = math.sqrt(3.0)
 _UNIFORM = _core.DIST_UNIFORM
@@ -61,7 +96,8 @@ def _fill(
     stream_id = stream() if callable(stream) else stream
     block, phase = divmod(first, per_block)
     _core.fill(array, target.code, dist, loc, scale, lo, hi,
-               key, stream_id, block, phase, nthreads, _ISA)  # fmt: skip
+               key, stream_id, block, phase, nthreads, _ISA,
+               threading.current_thread() is threading.main_thread())  # fmt: skip
     return tensor
 
 

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import __version__, _checks
+from . import _checks
+from ._version import __version__
 from ._api import kaiming_normal_, kaiming_uniform_
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,

@@ -8,6 +8,7 @@ cdef extern from "fastkaiming.h" nogil:
         FK_OK
         FK_EINVAL
         FK_EISA
+        FK_EINTR
 
     ctypedef enum fk_dtype:
         FK_DTYPE_UINT32
@@ -50,6 +51,8 @@ cdef extern from "fastkaiming.h" nogil:
         fk_position start
         int threads
         int isa
+        int (*interrupted)(void *ctx) noexcept nogil
+        void *interrupt_ctx
 
     unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype)
     unsigned fk_isa_available()

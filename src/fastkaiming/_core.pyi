@@ -8,6 +8,7 @@ DIST_RAW: int
 DIST_UNIFORM: int
 DIST_NORMAL: int
 ISA_AUTO: int
+ISA_ALL: tuple[str, ...]
 MAX_NDIM: int
 
 def isa_names() -> dict[str, int]: ...
@@ -26,4 +27,5 @@ def fill(
     phase: int,
     threads: int,
     isa: int,
+    main_thread: bool,
 ) -> None: ...

@@ -4,6 +4,11 @@
 No defaults and no policy live here; fastkaiming._api validates every argument first.
 """
 from cpython.buffer cimport PyBUF_STRIDES, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+
+cdef extern from "Python.h":
+    # Declared here without an exception spec: the exception it sets must stay set until
+    # fill() returns, not be reported as unraisable by the callback below.
+    int check_signals "PyErr_CheckSignals" ()
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 DTYPE_UINT32 = FK_DTYPE_UINT32
@@ -14,6 +19,7 @@ DIST_RAW = FK_DIST_RAW
 DIST_UNIFORM = FK_DIST_UNIFORM
 DIST_NORMAL = FK_DIST_NORMAL
 ISA_AUTO = FK_ISA_AUTO
+ISA_ALL = tuple(fk_isa_name(i).decode("ascii") for i in range(FK_ISA_COUNT))
 MAX_NDIM = FK_MAX_NDIM
 
 
@@ -28,9 +34,23 @@ def samples_per_block(int dist, int dtype):
     return fk_samples_per_block(<fk_dist>dist, <fk_dtype>dtype)
 
 
+cdef int _signal_pending(void *ctx) noexcept nogil:
+    # Runs the Python signal handlers; one that raises (Ctrl-C) leaves its exception set.
+    with gil:
+        return check_signals() != 0
+
+
+cdef int _raise_pending() except -1:
+    return -1
+
+
 def fill(object buf, int dtype, int dist, double loc, double scale, double lo, double hi,
-         uint64_t seed, uint64_t stream, uint64_t block, uint32_t phase, int threads, int isa):
-    """Fill the writable buffer `buf` in place. Arguments are checked by the caller."""
+         uint64_t seed, uint64_t stream, uint64_t block, uint32_t phase, int threads, int isa,
+         bint main_thread):
+    """Fill the writable buffer `buf` in place. Arguments are checked by the caller.
+
+    On the main thread the fill polls for signals, so Ctrl-C stops it with KeyboardInterrupt.
+    """
     cdef Py_buffer view
     cdef fk_request req
     cdef int64_t shape[FK_MAX_NDIM]
@@ -61,10 +81,16 @@ def fill(object buf, int dtype, int dist, double loc, double scale, double lo, d
         req.start.phase = phase
         req.threads = threads
         req.isa = isa
+        req.interrupted = NULL
+        if main_thread:
+            req.interrupted = _signal_pending
+        req.interrupt_ctx = NULL
         with nogil:
             status = fk_fill(&req)
     finally:
         PyBuffer_Release(&view)
+    if status == FK_EINTR:
+        _raise_pending()
     if status == FK_EISA:
         raise ValueError("the requested kernel is not available on this CPU")
     if status != FK_OK:

@@ -1,0 +1,98 @@
+"""The thread pool: interrupts, fork, concurrent callers, and the threads= convention."""
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastkaiming as fk
+import fastkaiming._api as api
+from fastkaiming import _checks
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_stops_a_long_fill(threads, monkeypatch):
+    monkeypatch.setattr(api, "_ISA", 0)  # the scalar kernel: this fill takes seconds
+    x = np.full(1 << 27, np.nan)  # 1 GiB float64
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        fk.normal_(x, seed=1, threads=threads)
+    elapsed = time.perf_counter() - start
+    timer.join()
+    assert np.isnan(x[-1]), "the fill ran to the end: the interrupt was not seen"
+    assert elapsed < 2.0
+    # the library is still usable, and the pool still gives the same answer
+    a = fk.normal_(np.empty(1 << 20, np.float32), seed=2, threads=threads)
+    monkeypatch.setattr(api, "_ISA", max(fk._core.isa_names().values()))
+    b = fk.normal_(np.empty(1 << 20, np.float32), seed=2, threads=1)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_fill_after_fork():
+    n = 1 << 21
+    expected = fk.normal_(np.empty(n, np.float32), seed=5, threads=2)  # the pool exists now
+    pid = os.fork()
+    if pid == 0:  # child: the pool's workers did not survive the fork
+        try:
+            got = fk.normal_(np.empty(n, np.float32), seed=5, threads=2)
+            os._exit(0 if np.array_equal(got, expected) else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def test_concurrent_callers_share_and_separate_buffers():
+    n = 1 << 20
+    expected = {s: fk.uniform_(np.empty(n, np.float32), seed=s, threads=1) for s in range(4)}
+    shared = np.empty(n, np.float32)
+    errors = []
+
+    def work(s):
+        try:
+            for _ in range(5):
+                mine = fk.uniform_(np.empty(n, np.float32), seed=s, threads=2)
+                if not np.array_equal(mine, expected[s]):
+                    errors.append(f"seed {s}: wrong values")
+                fk.uniform_(shared, seed=0, threads=2)  # everyone writes the same values
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    np.testing.assert_array_equal(shared, expected[0])
+
+
+def test_threads_none_uses_usable_cores(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    if hasattr(os, "sched_getaffinity"):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 5, 7})
+        assert _checks.threads(None) == 5
+        assert _checks.threads(-1) == 5
+        assert _checks.threads(-2) == 4
+        assert _checks.threads(-10) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert _checks.threads(None) == 3
+    assert _checks.threads(-1) == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "4,2")  # nested setting: the outer level
+    assert _checks.threads(None) == 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
+    assert _checks.threads(None) >= 1
+    assert _checks.threads(7) == 7
+
+
+def test_more_threads_than_chunks_or_cores():
+    a = fk.normal_(np.empty(300_000, np.float32), seed=1, threads=64)
+    b = fk.normal_(np.empty(300_000, np.float32), seed=1, threads=1)
+    np.testing.assert_array_equal(a, b)
