@@ -52,6 +52,8 @@ extern "C" {
 #endif
 
 #define FK_MAX_NDIM 64
+/* Fills below this many elements stay on the calling thread. */
+#define FK_MIN_PARALLEL 262144
 
 typedef enum {
     FK_OK = 0,

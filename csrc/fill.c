@@ -9,8 +9,6 @@
 #include "philox.h"
 #include "pool.h"
 
-/* Fills below this many elements stay on the calling thread. */
-#define FK_MIN_PARALLEL 262144
 /* Work unit of the pool: 1 MiB of float32, a few hundred microseconds. */
 #define FK_CHUNK 262144
 #define FK_MAX_THREADS 1024

@@ -82,7 +82,7 @@ def _fill(
     if not callable(stream):
         stream = _checks.stream(stream)
     first = _checks.offset(offset, array.size, per_block, target.dtype)
-    nthreads = _checks.threads(threads)
+    nthreads = _checks.threads(threads, array.size)
     if array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
         return tensor

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _checks
-from ._version import __version__
 from ._api import kaiming_normal_, kaiming_uniform_
+from ._version import __version__
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}  # fmt: skip

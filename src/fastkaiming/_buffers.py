@@ -36,8 +36,16 @@ def _dtype_name(dtype: object, supported: tuple[str, ...]) -> str:
     return dt.name
 
 
+_NATIVE = {np.dtype(name): name for name in _CODES}
+
+
 def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_DTYPES) -> Target:
     """Check `tensor` and return a writable NumPy view of it. Writes nothing."""
+    if isinstance(tensor, np.ndarray) and dtype is None and tensor.flags.c_contiguous:
+        # fast path, the common case; every other case takes the general path below
+        name = _NATIVE.get(tensor.dtype)
+        if name in supported and tensor.flags.writeable:
+            return Target(tensor, name, _CODES[name])  # type: ignore[index]
     try:
         view = memoryview(tensor)  # type: ignore[arg-type]
     except TypeError:

@@ -6,6 +6,8 @@ import numbers
 import os
 import secrets
 
+from ._core import MIN_PARALLEL
+
 U64 = 1 << 64
 # Largest finite value of each output dtype; parameters beyond it are rejected.
 FLOAT_MAX = {"float16": 65504.0, "float32": 3.4028234663852886e38}
@@ -13,9 +15,12 @@ FLOAT_MAX = {"float16": 65504.0, "float32": 3.4028234663852886e38}
 
 def real(name: str, value: object, *, nonnegative: bool = False) -> float:
     """A finite real number, as float."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is float:
+        x = value
+    elif isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    x = float(value)
+    else:
+        x = float(value)
     if not math.isfinite(x):
         raise ValueError(f"{name} must be finite, got {x!r}")
     if nonnegative and x < 0:
@@ -25,6 +30,8 @@ def real(name: str, value: object, *, nonnegative: bool = False) -> float:
 
 def integer(name: str, value: object) -> int:
     """An int (or NumPy integer), never a bool or a float."""
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     return int(value)
@@ -72,13 +79,19 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def threads(value: object) -> int:
-    """scikit-learn's convention: None = usable cores, -1 = all of them, -2 = all but one."""
-    if value is None:
-        return usable_cores()
-    t = integer("threads", value)
+def threads(value: object, count: int | None = None) -> int:
+    """scikit-learn's convention: None = usable cores, -1 = all of them, -2 = all but one.
+
+    A fill of `count` elements too small to be split runs on one thread whatever the value:
+    then the cores are not even counted.
+    """
+    t = None if value is None else integer("threads", value)
     if t == 0:
         raise ValueError("threads must be a nonzero int (None for all usable cores), got 0")
+    if count is not None and count < MIN_PARALLEL:
+        return 1
+    if t is None:
+        return usable_cores()
     if t < 0:
         return max(1, usable_cores() + 1 + t)
     return t

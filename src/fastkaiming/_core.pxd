@@ -3,6 +3,7 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 cdef extern from "fastkaiming.h" nogil:
     enum: FK_MAX_NDIM
+    enum: FK_MIN_PARALLEL
 
     ctypedef enum fk_status:
         FK_OK

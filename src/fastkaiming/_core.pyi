@@ -10,6 +10,7 @@ DIST_NORMAL: int
 ISA_AUTO: int
 ISA_ALL: tuple[str, ...]
 MAX_NDIM: int
+MIN_PARALLEL: int
 
 def isa_names() -> dict[str, int]: ...
 def samples_per_block(dist: int, dtype: int) -> int: ...

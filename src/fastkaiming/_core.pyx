@@ -21,6 +21,7 @@ DIST_NORMAL = FK_DIST_NORMAL
 ISA_AUTO = FK_ISA_AUTO
 ISA_ALL = tuple(fk_isa_name(i).decode("ascii") for i in range(FK_ISA_COUNT))
 MAX_NDIM = FK_MAX_NDIM
+MIN_PARALLEL = FK_MIN_PARALLEL
 
 
 def isa_names():
