@@ -35,7 +35,7 @@ def on_every_path(fn, monkeypatch):
 def test_all_paths_bit_identical(dtype, fill, monkeypatch):
     for offset in (0, 1, 3, 5, 7, 63, 1001, CARRY, CARRY + 3):
         for n in (1, 2, 7, 63, 64, 255, 257, 1024, 4099):
-            got = on_every_path(lambda: FILLS[fill](np.empty(n, dtype), seed=77, stream=5, offset=offset), monkeypatch)
+            got = on_every_path(lambda n=n, o=offset: FILLS[fill](np.empty(n, dtype), seed=77, stream=5, offset=o), monkeypatch)
             ref = got.pop("scalar")
             for name, values in got.items():
                 np.testing.assert_array_equal(bits(values), bits(ref), err_msg=f"{name} n={n} offset={offset}")
@@ -43,7 +43,7 @@ def test_all_paths_bit_identical(dtype, fill, monkeypatch):
 
 def test_raw_words_bit_identical(monkeypatch):
     for offset in (0, 1, 2, 3, 5, CARRY, CARRY + 1):
-        got = on_every_path(lambda: fk.random_raw(np.empty(1031, np.uint32), seed=3, offset=offset), monkeypatch)
+        got = on_every_path(lambda o=offset: fk.random_raw(np.empty(1031, np.uint32), seed=3, offset=o), monkeypatch)
         ref = got.pop("scalar")
         for name, values in got.items():
             np.testing.assert_array_equal(values, ref, err_msg=f"{name} offset={offset}")
