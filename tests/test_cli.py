@@ -52,3 +52,26 @@ def test_parse_size(text, size):
 def test_module_entry_point():
     proc = subprocess.run([sys.executable, "-m", "fastkaiming", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "bench" in proc.stdout
+
+
+def test_bench_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "sweep.png"
+    assert cli.main(["bench", "--size", "64KiB", "--repeat", "1", "--plot", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"plot written to {out}" in capsys.readouterr().out
+
+
+def test_bench_plot_without_matplotlib(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--size", "64KiB", "--plot", str(tmp_path / "p.png")])
+    assert exc.value.code == 2
+    assert "--plot needs matplotlib: pip install 'fastkaiming[plot]'" in capsys.readouterr().err
+
+
+def test_bench_reports_torch_when_installed(capsys):
+    torch = pytest.importorskip("torch")
+    result = _bench.run(64 << 10, "float32", 1, 1)
+    assert result["torch"] == torch.__version__
+    assert all(r["speedup_vs_torch"] > 0 for r in result["rows"])

@@ -37,17 +37,28 @@ def main(argv: list[str] | None = None) -> int:
                        help="threads for fastkaiming: a count, negative to count back, or auto")  # fmt: skip
     bench.add_argument("--repeat", type=int, default=5, help="timed runs per fill (median)")
     bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    bench.add_argument("--plot", metavar="PATH",
+                       help="also sweep sizes from 4 KiB up; save a PNG of GB/s (needs matplotlib)")  # fmt: skip
     args = parser.parse_args(argv)
 
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("--plot needs matplotlib: pip install 'fastkaiming[plot]'")
+    size = args.size or _bench.default_size()
     try:
-        result = _bench.run(args.size or _bench.default_size(), args.dtype, args.threads, args.repeat)
+        result = _bench.run(size, args.dtype, args.threads, args.repeat)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     print(_bench.format_table(result))
     if args.json:
         _bench.write_json(result, args.json)
+    if args.plot:
+        _bench.plot(_bench.sweep(size, args.dtype, args.threads, args.repeat), args.plot)
+        print(f"plot written to {args.plot}")
     return 0
 
 

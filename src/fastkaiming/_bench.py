@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import _checks
-from ._api import kaiming_normal_, kaiming_uniform_
+from ._api import kaiming_normal_, kaiming_uniform_, runtime_info
 from ._version import __version__
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
@@ -41,16 +41,34 @@ def default_size() -> int:
 
 
 def _median_time(fn: Callable[[], object], repeat: int) -> float:
+    """Median seconds per call over `repeat` timings; short calls are looped to >= 2 ms."""
+    t0 = time.perf_counter()
+    fn()  # warm-up, and an estimate
+    once = time.perf_counter() - t0
+    loops = min(10_000, max(1, math.ceil(2e-3 / max(once, 1e-9))))
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+        for _ in range(loops):
+            fn()
+        times.append((time.perf_counter() - t0) / loops)
     return statistics.median(times)
 
 
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
 def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) -> dict:
-    """Time He normal and He uniform fills of one buffer; every figure from this run."""
+    """Time He normal and He uniform fills of one buffer; every figure from this run.
+
+    Against NumPy (Generator.standard_normal(out=) / random(out=) + in-place scaling), memset
+    (ndarray.fill) and, when it is installed, torch.nn.init on a tensor sharing the buffer.
+    """
     itemsize = np.dtype(dtype).itemsize
     side = max(1, math.isqrt(size // itemsize))
     shape = (side, side)  # square: fan_in = side
@@ -61,6 +79,8 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) 
     bound = math.sqrt(3.0) * std
     rng = np.random.default_rng(seed)
     nthreads = _checks.threads(threads)
+    torch = _torch()
+    tensor = torch.from_numpy(buf) if torch is not None else None
 
     def numpy_normal() -> None:
         if dtype == "float16":  # NumPy has no float16 generator: float32, then cast
@@ -79,13 +99,13 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) 
 
     memset = _median_time(lambda: buf.fill(0), repeat)
     rows = []
-    for name, ours, theirs in (
-        ("He normal", lambda: kaiming_normal_(buf, seed=seed, threads=nthreads), numpy_normal),
-        ("He uniform", lambda: kaiming_uniform_(buf, seed=seed, threads=nthreads), numpy_uniform),
+    for name, ours, theirs, torch_init in (
+        ("He normal", kaiming_normal_, numpy_normal, "kaiming_normal_"),
+        ("He uniform", kaiming_uniform_, numpy_uniform, "kaiming_uniform_"),
     ):
-        t = _median_time(ours, repeat)
+        t = _median_time(lambda: ours(buf, seed=seed, threads=nthreads), repeat)  # noqa: B023
         t_np = _median_time(theirs, repeat)
-        rows.append({
+        row = {
             "fill": name,
             "seconds": t,
             "GB_per_s": nbytes / t / 1e9,
@@ -93,13 +113,22 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) 
             "numpy_seconds": t_np,
             "speedup_vs_numpy": t_np / t,
             "fraction_of_memset": memset / t,
-        })  # fmt: skip
+        }
+        if torch is not None:
+            init = getattr(torch.nn.init, torch_init)
+            t_torch = _median_time(lambda: init(tensor, nonlinearity="relu"), repeat)  # noqa: B023
+            row["torch_seconds"] = t_torch
+            row["speedup_vs_torch"] = t_torch / t
+        rows.append(row)
     return {
         "fastkaiming": __version__,
         "numpy": np.__version__,
+        "torch": None if torch is None else torch.__version__,
+        "torch_threads": None if torch is None else torch.get_num_threads(),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "processor": _cpu_name(),
+        "isa": runtime_info()["isa"],
         "dtype": dtype,
         "shape": list(shape),
         "bytes": nbytes,
@@ -109,6 +138,48 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) 
         "memset_GB_per_s": nbytes / memset / 1e9,
         "rows": rows,
     }
+
+
+def sweep(max_size: int, dtype: str, threads: int | None, repeat: int) -> dict:
+    """Throughput (GB/s) against buffer size, 4 KiB up to max_size, for the plot."""
+    sizes = []
+    size = 4 << 10
+    while size <= max_size:
+        sizes.append(size)
+        size *= 4
+    series: dict[str, list[float]] = {}
+    for size in sizes:
+        result = run(size, dtype, threads, repeat)
+        for r in result["rows"]:
+            series.setdefault(f"fastkaiming {r['fill']}", []).append(r["GB_per_s"])
+            series.setdefault(f"NumPy {r['fill']}", []).append(result["bytes"] / r["numpy_seconds"] / 1e9)
+        series.setdefault("memset", []).append(result["memset_GB_per_s"])
+    return {"sizes": sizes, "series": series, "dtype": dtype, "threads": _checks.threads(threads)}
+
+
+def plot(sweep_result: dict, path: str) -> None:
+    """A PNG of throughput against buffer size (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, values in sweep_result["series"].items():
+        style = "--" if label.startswith("NumPy") else ":" if label == "memset" else "-"
+        ax.plot(sweep_result["sizes"], values, style, marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("buffer size (bytes)")
+    ax.set_ylabel("GB/s written")
+    ax.set_title(
+        f"fastkaiming {__version__}: {sweep_result['dtype']}, threads={sweep_result['threads']}"
+    )
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def _cpu_name() -> str:
@@ -122,26 +193,49 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+def _fmt_time(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.1f} us"
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}"
+    return f"{n} bytes"
+
+
 def format_table(result: dict) -> str:
-    gib = result["bytes"] / 2**30
+    torch = result["torch"] is not None
     head = (
-        f"fastkaiming {result['fastkaiming']} | {gib:.2f} GiB {result['dtype']} "
+        f"fastkaiming {result['fastkaiming']} ({result['isa']}) | "
+        f"{_fmt_bytes(result['bytes'])} {result['dtype']} "
         f"{tuple(result['shape'])} | threads={result['threads']} | median of {result['repeat']} | "
         f"{result['processor']}\n"
-        f"memset (ndarray.fill): {result['memset_seconds'] * 1e3:.1f} ms, "
-        f"{result['memset_GB_per_s']:.2f} GB/s\n"
+        f"memset (ndarray.fill): {_fmt_time(result['memset_seconds'])}, "
+        f"{result['memset_GB_per_s']:.2f} GB/s"
     )
+    if torch:
+        head += f" | torch {result['torch']} with {result['torch_threads']} threads"
     cols = (
-        f"{'fill':<11} {'time ms':>9} {'GB/s':>7} {'G samples/s':>12} "
-        f"{'NumPy ms':>9} {'x NumPy':>8} {'x memset':>9}"
+        f"{'fill':<11} {'time':>9} {'GB/s':>7} {'G samples/s':>12} "
+        f"{'NumPy':>9} {'x NumPy':>8} {'x memset':>9}"
     )
-    lines = [head, cols, "-" * len(cols)]
+    if torch:
+        cols += f" {'torch':>9} {'x torch':>8}"
+    lines = [head, "", cols, "-" * len(cols)]
     for r in result["rows"]:
-        lines.append(
-            f"{r['fill']:<11} {r['seconds'] * 1e3:>9.1f} {r['GB_per_s']:>7.2f} "
-            f"{r['Gsamples_per_s']:>12.3f} {r['numpy_seconds'] * 1e3:>9.1f} "
+        line = (
+            f"{r['fill']:<11} {_fmt_time(r['seconds']):>9} {r['GB_per_s']:>7.2f} "
+            f"{r['Gsamples_per_s']:>12.3f} {_fmt_time(r['numpy_seconds']):>9} "
             f"{r['speedup_vs_numpy']:>8.2f} {r['fraction_of_memset']:>9.2f}"
         )
+        if torch:
+            line += f" {_fmt_time(r['torch_seconds']):>9} {r['speedup_vs_torch']:>8.2f}"
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -44,7 +44,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "leaky_relu":
         if param is None:
             slope = 0.01
-        elif isinstance(param, numbers.Real) and not isinstance(param, bool):
+        elif type(param) is float or (isinstance(param, numbers.Real) and not isinstance(param, bool)):
             slope = float(param)
         else:
             raise ValueError(f"negative_slope {param} not a valid number")
