@@ -37,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="threads for fastkaiming: a count, negative to count back, or auto")  # fmt: skip
     bench.add_argument("--repeat", type=int, default=5, help="timed runs per fill (median)")
     bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    bench.add_argument("--plot", metavar="PATH",
-                       help="also sweep sizes from 4 KiB up; save a PNG of GB/s (needs matplotlib)")  # fmt: skip
+    bench.add_argument(
+        "--plot",
+        metavar="PATH",
+        help="also sweep sizes from 4 KiB up; save a PNG of GB/s (needs matplotlib)",
+    )
     args = parser.parse_args(argv)
 
     if args.repeat < 1:
