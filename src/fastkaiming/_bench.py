@@ -67,7 +67,8 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) 
     """Time He normal and He uniform fills of one buffer; every figure from this run.
 
     Against NumPy (Generator.standard_normal(out=) / random(out=) + in-place scaling), memset
-    (ndarray.fill) and, when it is installed, torch.nn.init on a tensor sharing the buffer.
+    (ndarray.fill) and, when it is installed, torch.nn.init on a tensor sharing the buffer,
+    with torch held to the same thread count.
     """
     itemsize = np.dtype(dtype).itemsize
     side = max(1, math.isqrt(size // itemsize))
@@ -116,7 +117,12 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) 
         }
         if torch is not None:
             init = getattr(torch.nn.init, torch_init)
-            t_torch = _median_time(lambda: init(tensor, nonlinearity="relu"), repeat)  # noqa: B023
+            saved = torch.get_num_threads()
+            torch.set_num_threads(nthreads)  # the same thread count on both sides
+            try:
+                t_torch = _median_time(lambda: init(tensor, nonlinearity="relu"), repeat)  # noqa: B023
+            finally:
+                torch.set_num_threads(saved)
             row["torch_seconds"] = t_torch
             row["speedup_vs_torch"] = t_torch / t
         rows.append(row)
@@ -124,7 +130,6 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) 
         "fastkaiming": __version__,
         "numpy": np.__version__,
         "torch": None if torch is None else torch.__version__,
-        "torch_threads": None if torch is None else torch.get_num_threads(),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "processor": _cpu_name(),
@@ -219,7 +224,7 @@ def format_table(result: dict) -> str:
         f"{result['memset_GB_per_s']:.2f} GB/s"
     )
     if torch:
-        head += f" | torch {result['torch']} with {result['torch_threads']} threads"
+        head += f" | torch {result['torch']}, same threads"
     cols = (
         f"{'fill':<11} {'time':>9} {'GB/s':>7} {'G samples/s':>12} "
         f"{'NumPy':>9} {'x NumPy':>8} {'x memset':>9}"
