@@ -11,7 +11,6 @@
 
 /* Work unit of the pool: 1 MiB of float32, a few hundred microseconds. */
 #define FK_CHUNK 262144
-#define FK_MAX_THREADS 1024
 /* Elements per strided scatter pass: 8 KiB of float64 on the stack. */
 #define FK_SCRATCH 1024
 
@@ -277,7 +276,7 @@ fk_status fk_fill(const fk_request *req)
         return FK_EINVAL;
     coalesce(&pl);
 
-    int threads = req->threads > FK_MAX_THREADS ? FK_MAX_THREADS : req->threads;
+    int threads = req->threads; /* the pool caps it */
     if (total < FK_MIN_PARALLEL)
         threads = 1;
     fk_chunks ch = {&pl, total};

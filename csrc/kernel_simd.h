@@ -29,11 +29,11 @@
 #define FK_INLINE static inline
 #endif
 
-/* Groups computed side by side: independent dependency chains keep the pipelines busy. */
+/* Groups computed side by side: independent dependency chains keep the pipelines busy.
+ * 4 measured fastest on Zen 4 for both widths (2: 15 % slower, 8: 20 % slower on AVX-512). */
 #ifndef FK_G
 #define FK_G 4
 #endif
-#define FK_GROUP_WORDS (4 * FK_W)
 
 typedef struct {
     uint32_t k0[FK_PHILOX_ROUNDS], k1[FK_PHILOX_ROUNDS]; /* key of each round */

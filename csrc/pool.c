@@ -34,8 +34,17 @@ static int finished;          /* of those, how many are done */
 static fk_job *current;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void run_chunks(fk_job *job)
+static uint64_t now_ns(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Take chunks until none are left or the job stops; with `stop`, poll it every FK_POLL_NS. */
+static void run_chunks(fk_job *job, fk_stop_fn stop, void *stop_ctx)
+{
+    uint64_t last = stop ? now_ns() : 0;
     for (;;) {
         if (atomic_load_explicit(&job->stop, memory_order_relaxed))
             return;
@@ -43,6 +52,14 @@ static void run_chunks(fk_job *job)
         if (c >= job->nchunks)
             return;
         job->fn(job->arg, c);
+        if (stop) {
+            uint64_t t = now_ns();
+            if (t - last >= FK_POLL_NS) {
+                last = t;
+                if (stop(stop_ctx))
+                    atomic_store(&job->stop, 1);
+            }
+        }
     }
 }
 
@@ -62,7 +79,7 @@ static void *worker_main(void *arg)
             continue;
         fk_job *job = current;
         pthread_mutex_unlock(&state_lock);
-        run_chunks(job);
+        run_chunks(job, NULL, NULL);
         pthread_mutex_lock(&state_lock);
         if (++finished == participants)
             pthread_cond_signal(&done_cv);
@@ -105,35 +122,6 @@ static int grow(int want)
     return nworkers;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* The caller's share: chunks, with a stop poll at most every FK_POLL_NS. */
-static void run_caller(fk_job *job, fk_stop_fn stop, void *stop_ctx)
-{
-    uint64_t last = stop ? now_ns() : 0;
-    for (;;) {
-        if (atomic_load_explicit(&job->stop, memory_order_relaxed))
-            return;
-        uint64_t c = atomic_fetch_add_explicit(&job->next, 1, memory_order_relaxed);
-        if (c >= job->nchunks)
-            return;
-        job->fn(job->arg, c);
-        if (stop) {
-            uint64_t t = now_ns();
-            if (t - last >= FK_POLL_NS) {
-                last = t;
-                if (stop(stop_ctx))
-                    atomic_store(&job->stop, 1);
-            }
-        }
-    }
-}
-
 int fk_pool_run(int threads, uint64_t nchunks, fk_chunk_fn fn, void *arg, fk_stop_fn stop,
                 void *stop_ctx)
 {
@@ -148,7 +136,7 @@ int fk_pool_run(int threads, uint64_t nchunks, fk_chunk_fn fn, void *arg, fk_sto
     if ((uint64_t)helpers > nchunks - 1)
         helpers = (int)(nchunks - 1);
     if (helpers <= 0 || pthread_mutex_trylock(&job_lock) != 0) {
-        run_caller(&job, stop, stop_ctx); /* alone: small job, or the pool is busy */
+        run_chunks(&job, stop, stop_ctx); /* alone: small job, or the pool is busy */
         return atomic_load(&job.stop);
     }
     pthread_once(&atfork_once, register_atfork);
@@ -161,7 +149,7 @@ int fk_pool_run(int threads, uint64_t nchunks, fk_chunk_fn fn, void *arg, fk_sto
     pthread_cond_broadcast(&work_cv);
     pthread_mutex_unlock(&state_lock);
 
-    run_caller(&job, stop, stop_ctx);
+    run_chunks(&job, stop, stop_ctx);
 
     pthread_mutex_lock(&state_lock);
     while (finished < participants)
