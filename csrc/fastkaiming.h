@@ -34,10 +34,13 @@
  *                (r <= 8.5717); q = the top 2 bits of x + 2^61, t = (2s + 1) 2^-53 pi/4
  *                with s = bits 9..61 of x, signed.
  *   f16          the f32 sample, rounded once to the nearest binary16 (ties to even).
+ *   bf16         the f32 sample, rounded once to the nearest bfloat16 (ties to even), with
+ *                the rule of the hardware converter (VCVTNEPS2BF16): float32 subnormals
+ *                become zeros of the same sign, NaNs stay quiet NaNs.
  *   log, sin and cos are the in-house polynomials of transforms.h (no libm), evaluated with
  *   explicit fused multiply-adds; sqrt and division are the correctly rounded IEEE operations.
  *
- * Stream length: 2^64 blocks, so 2^66 samples for uint32/f32/f16 and 2^65 for f64. A fill
+ * Stream length: 2^64 blocks, so 2^66 samples for uint32/f32/f16/bf16 and 2^65 for f64. A fill
  * starts at (block, phase) with phase < samples per block; the caller keeps the whole fill
  * inside the stream.
  */
@@ -67,6 +70,7 @@ typedef enum {
     FK_DTYPE_FLOAT16 = 1,
     FK_DTYPE_FLOAT32 = 2,
     FK_DTYPE_FLOAT64 = 3,
+    FK_DTYPE_BFLOAT16 = 4,
 } fk_dtype;
 
 typedef enum {

@@ -39,6 +39,7 @@ unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype)
         return 0;
     switch (dtype) {
     case FK_DTYPE_FLOAT16:
+    case FK_DTYPE_BFLOAT16:
     case FK_DTYPE_FLOAT32:
         return 4;
     case FK_DTYPE_FLOAT64:
@@ -134,6 +135,8 @@ static fk_kernel_fn kernel_for(const fk_kernel_table *t, fk_dist dist, fk_dtype 
     switch (dtype) {
     case FK_DTYPE_FLOAT16:
         return normal ? t->normal_f16 : t->uniform_f16;
+    case FK_DTYPE_BFLOAT16:
+        return normal ? t->normal_bf16 : t->uniform_bf16;
     case FK_DTYPE_FLOAT32:
         return normal ? t->normal_f32 : t->uniform_f32;
     default:
@@ -143,7 +146,9 @@ static fk_kernel_fn kernel_for(const fk_kernel_table *t, fk_dist dist, fk_dtype 
 
 static size_t itemsize_of(fk_dtype dtype)
 {
-    return dtype == FK_DTYPE_FLOAT16 ? 2 : dtype == FK_DTYPE_FLOAT64 ? 8 : 4;
+    return dtype == FK_DTYPE_FLOAT16 || dtype == FK_DTYPE_BFLOAT16 ? 2
+           : dtype == FK_DTYPE_FLOAT64                          ? 8
+                                                                : 4;
 }
 
 /* The position of the sample `i` elements after the start of the fill. */

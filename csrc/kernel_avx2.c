@@ -100,6 +100,21 @@ static inline void vi_transpose4(fk_vi x[4])
     x[3] = _mm256_permute2x128_si256(u2, u3, 0x31);
 }
 
+#define vi_gt _mm256_cmpgt_epi32
+
+static inline fk_vi vi_select_nonzero(fk_vi cond, fk_vi if_nonzero, fk_vi if_zero)
+{
+    fk_vi zero = _mm256_cmpeq_epi32(cond, _mm256_setzero_si256());
+    return _mm256_blendv_epi8(if_nonzero, if_zero, zero);
+}
+
+/* The low 16 bits of each lane (all < 2^16 here), packed. */
+static inline void vi_store_low16(uint16_t *p, fk_vi a)
+{
+    __m256i packed = _mm256_packus_epi32(a, a); /* lanes 0-3 | 0-3 | 4-7 | 4-7 */
+    _mm_storeu_si128((__m128i *)p, _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08)));
+}
+
 static inline fk_vf vf_select_nonzero(fk_vi cond, fk_vf if_nonzero, fk_vf if_zero)
 {
     fk_vi zero = _mm256_cmpeq_epi32(cond, _mm256_setzero_si256());

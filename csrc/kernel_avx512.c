@@ -107,6 +107,19 @@ static inline void vi_transpose4(fk_vi x[4])
     x[3] = _mm512_shuffle_i32x4(c, d, 0xDD);
 }
 
+#define vi_gt(a, b) _mm512_movm_epi32(_mm512_cmpgt_epi32_mask((a), (b)))
+
+static inline fk_vi vi_select_nonzero(fk_vi cond, fk_vi if_nonzero, fk_vi if_zero)
+{
+    return _mm512_mask_blend_epi32(_mm512_test_epi32_mask(cond, cond), if_zero, if_nonzero);
+}
+
+/* The low 16 bits of each lane, packed. */
+static inline void vi_store_low16(uint16_t *p, fk_vi a)
+{
+    _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(a));
+}
+
 static inline fk_vf vf_select_nonzero(fk_vi cond, fk_vf if_nonzero, fk_vf if_zero)
 {
     return _mm512_mask_blend_ps(_mm512_test_epi32_mask(cond, cond), if_zero, if_nonzero);

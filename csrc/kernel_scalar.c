@@ -6,7 +6,7 @@
 #include "philox.h"
 #include "transforms.h"
 
-/* Scratch size for the float16 kernels, which sample in float32 first. */
+/* Scratch size for the 16-bit kernels, which sample in float32 first. */
 #define FK_F16_CHUNK 256
 
 static void raw_u32(void *out_, size_t n, const fk_position *pos, const fk_params *p)
@@ -56,8 +56,9 @@ static inline void run_f32(float *out, size_t n, const fk_position *pos, const f
     }
 }
 
-static inline void run_f16(uint16_t *out, size_t n, const fk_position *pos, const fk_params *p,
-                           int normal)
+/* float16 or bfloat16: the float32 samples, each rounded once. */
+static inline void run_half(uint16_t *out, size_t n, const fk_position *pos, const fk_params *p,
+                            int normal, int brain)
 {
     float tmp[FK_F16_CHUNK];
     fk_position at = *pos;
@@ -65,7 +66,7 @@ static inline void run_f16(uint16_t *out, size_t n, const fk_position *pos, cons
         size_t m = n < FK_F16_CHUNK ? n : FK_F16_CHUNK;
         run_f32(tmp, m, &at, p, normal);
         for (size_t i = 0; i < m; i++)
-            out[i] = fk_f32_to_f16(tmp[i]);
+            out[i] = brain ? fk_f32_to_bf16(tmp[i]) : fk_f32_to_f16(tmp[i]);
         out += m;
         n -= m;
         at.block += (at.phase + m) / 4;
@@ -97,13 +98,16 @@ static inline void run_f64(double *out, size_t n, const fk_position *pos, const 
     }
 }
 
-static void uniform_f16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f16(o, n, s, p, 0); }
+static void uniform_f16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_half(o, n, s, p, 0, 0); }
+static void uniform_bf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_half(o, n, s, p, 0, 1); }
 static void uniform_f32(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 0); }
 static void uniform_f64(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f64(o, n, s, p, 0); }
-static void normal_f16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f16(o, n, s, p, 1); }
+static void normal_f16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_half(o, n, s, p, 1, 0); }
+static void normal_bf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_half(o, n, s, p, 1, 1); }
 static void normal_f32(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 1); }
 static void normal_f64(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f64(o, n, s, p, 1); }
 
 const fk_kernel_table fk_kernels_scalar = {
-    raw_u32, uniform_f16, uniform_f32, uniform_f64, normal_f16, normal_f32, normal_f64,
+    raw_u32,     uniform_f16, uniform_f32, uniform_f64, uniform_bf16,
+    normal_f16,  normal_f32,  normal_f64,  normal_bf16,
 };

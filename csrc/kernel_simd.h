@@ -173,14 +173,31 @@ FK_INLINE void store_f32(float *out, fk_vf z[][4], int G)
     }
 }
 
-FK_INLINE void store_f16(uint16_t *out, fk_vf z[][4], int G)
+/* float32 bits -> bfloat16 in the low half of each lane, as fk_f32_to_bf16. */
+FK_INLINE fk_vi bf16_bits_v(fk_vi x)
+{
+    fk_vi rounded = vi_add(x, vi_add(vi_set1(0x7fffu), vi_and(vi_srl(x, 16), vi_set1(1))));
+    fk_vi mag = vi_and(x, vi_set1(0x7fffffffu));
+    fk_vi out = vi_select_nonzero(vi_gt(mag, vi_set1(0x7f800000u)), vi_or(x, vi_set1(0x00400000u)),
+                                  rounded);  /* NaN: quiet */
+    out = vi_select_nonzero(vi_and(x, vi_set1(0x7f800000u)), out, vi_and(x, vi_set1(0x80000000u)));
+    return vi_srl(out, 16);
+}
+
+/* Store G groups as float16 (brain = 0) or bfloat16 (brain = 1). */
+FK_INLINE void store_half(uint16_t *out, fk_vf z[][4], int G, int brain)
 {
 #pragma GCC unroll 4
     for (int g = 0; g < G; g++) {
         fk_vi t[4] = {vf_bits(z[g][0]), vf_bits(z[g][1]), vf_bits(z[g][2]), vf_bits(z[g][3])};
         vi_transpose4(t);
-        for (int j = 0; j < 4; j++)
-            vf_store_f16(out + (size_t)(g * 4 + j) * FK_W, vf_from_bits(t[j]));
+        for (int j = 0; j < 4; j++) {
+            uint16_t *p = out + (size_t)(g * 4 + j) * FK_W;
+            if (brain)
+                vi_store_low16(p, bf16_bits_v(t[j]));
+            else
+                vf_store_f16(p, vf_from_bits(t[j]));
+        }
     }
 }
 
@@ -373,7 +390,15 @@ FK_INLINE void gen_f16_any(void *out, uint64_t block, int G, const void *ctx)
     const fk_ctx_f32 *c = ctx;
     fk_vf z[FK_G][4];
     samples_f32(z, G, block, &c->k, &c->a);
-    store_f16(out, z, G);
+    store_half(out, z, G, 0);
+}
+
+FK_INLINE void gen_bf16_any(void *out, uint64_t block, int G, const void *ctx)
+{
+    const fk_ctx_f32 *c = ctx;
+    fk_vf z[FK_G][4];
+    samples_f32(z, G, block, &c->k, &c->a);
+    store_half(out, z, G, 1);
 }
 
 FK_INLINE void gen_f64_any(void *out, uint64_t block, int G, const void *ctx)
@@ -389,13 +414,16 @@ FK_INLINE void run_raw(void *out, size_t n, const fk_position *pos)
     simd_run(out, n, 4, 4, pos, gen_u32_any, &k);
 }
 
+/* half: 0 float32, 1 float16, 2 bfloat16 */
 FK_INLINE void run_f32(void *out, size_t n, const fk_position *pos, const fk_params *p,
                            int normal, int half)
 {
     fk_ctx_f32 c;
     keys_init(&c.k, pos);
     c.a = affine_f32(p, normal);
-    if (half)
+    if (half == 2)
+        simd_run(out, n, 2, 4, pos, gen_bf16_any, &c);
+    else if (half == 1)
         simd_run(out, n, 2, 4, pos, gen_f16_any, &c);
     else
         simd_run(out, n, 4, 4, pos, gen_f32_any, &c);
@@ -423,8 +451,11 @@ FK_INLINE void run_f64(void *out, size_t n, const fk_position *pos, const fk_par
     static void name##_nf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 1, 1); } \
     static void name##_nf32(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 1, 0); } \
     static void name##_nf64(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f64(o, n, s, p, 1); }    \
+    static void name##_ubf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 0, 2); } \
+    static void name##_nbf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 1, 2); } \
     const fk_kernel_table fk_kernels_##name = {                                                  \
-        name##_raw, name##_uf16, name##_uf32, name##_uf64, name##_nf16, name##_nf32, name##_nf64, \
+        name##_raw,  name##_uf16, name##_uf32, name##_uf64, name##_ubf16,                       \
+        name##_nf16, name##_nf32, name##_nf64, name##_nbf16,                                    \
     }
 
 #endif /* FK_KERNEL_SIMD_H */

@@ -14,8 +14,8 @@ typedef void (*fk_kernel_fn)(void *out, size_t n, const fk_position *pos, const 
 
 typedef struct {
     fk_kernel_fn raw_u32;
-    fk_kernel_fn uniform_f16, uniform_f32, uniform_f64;
-    fk_kernel_fn normal_f16, normal_f32, normal_f64;
+    fk_kernel_fn uniform_f16, uniform_f32, uniform_f64, uniform_bf16;
+    fk_kernel_fn normal_f16, normal_f32, normal_f64, normal_bf16;
 } fk_kernel_table;
 
 #if defined(__x86_64__) || defined(_M_X64)

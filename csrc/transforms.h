@@ -148,6 +148,18 @@ static inline uint16_t fk_f32_to_f16(float f)
     return sign | (uint16_t)q;
 }
 
+/* float32 -> bfloat16 as VCVTNEPS2BF16: nearest, ties to even; subnormals to signed zero;
+ * NaN stays a quiet NaN. */
+static inline uint16_t fk_f32_to_bf16(float f)
+{
+    uint32_t x = fk_f32_bits(f);
+    if ((x & 0x7f800000u) == 0)
+        return (uint16_t)((x >> 16) & 0x8000u);
+    if ((x & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((x | 0x00400000u) >> 16);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
 /* ---- float64 ---------------------------------------------------------------------------- */
 
 #define FK_S1 (-0x1.5555555555555p-3)

@@ -337,3 +337,18 @@ def uniform(seed: int, stream: int, offset: int, n: int, a: float, b: float,
     """What uniform_(arr[n], a, b, ...) writes: loc = a/2 + b/2, scale = b/2 - a/2 in float64."""
     a, b = float(a), float(b)
     return _affine(seed, stream, offset, n, a / 2 + b / 2, b / 2 - a / 2, a, b, dtype, False)
+
+
+# ---- bfloat16 -------------------------------------------------------------------------------
+
+
+def bf16_bits(f32: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 bits as the hardware converter (VCVTNEPS2BF16) does: nearest, ties
+    to even; float32 subnormals become zeros of the same sign; NaNs become quiet NaNs."""
+    x = np.asarray(f32, dtype=np.float32).view(np.uint32).astype(np.int64)
+    rounded = (x + 0x7FFF + ((x >> 16) & 1)) >> 16
+    quiet_nan = (x | 0x00400000) >> 16
+    signed_zero = (x >> 16) & 0x8000
+    out = np.where((x & 0x7FFFFFFF) > 0x7F800000, quiet_nan, rounded)
+    out = np.where((x & 0x7F800000) == 0, signed_zero, out)
+    return out.astype(np.uint16)

@@ -48,8 +48,8 @@ ALL = [fk.normal_, fk.uniform_, fk.kaiming_normal_, fk.kaiming_uniform_]
         ({"seed": 0, "threads": 0}, ValueError, r"^threads must be a nonzero int \(None for all usable cores\), got 0$"),
         ({"seed": 0, "threads": 1.5}, TypeError, "^threads must be an int, got float 1.5$"),
         ({"seed": 0, "dtype": "float64"}, TypeError, "^dtype=float64 does not match the tensor's dtype float32$"),
-        ({"seed": 0, "dtype": "int32"}, TypeError, r"^dtype must be one of float16, float32, float64, got '<i4' \(int32\)$"),
-        ({"seed": 0, "dtype": "nonsense"}, TypeError, "^dtype must be one of float16, float32, float64, got 'nonsense'$"),
+        ({"seed": 0, "dtype": "int32"}, TypeError, r"^dtype must be one of float16, float32, float64, bfloat16, got '<i4' \(int32\)$"),
+        ({"seed": 0, "dtype": "nonsense"}, TypeError, "^dtype must be one of float16, float32, float64, bfloat16, got 'nonsense'$"),
     ],
 )
 def test_common_argument_errors(fn, kwargs, exc, message):
@@ -131,7 +131,7 @@ def test_unsupported_dtype(fn, dtype, name):
     w = np.zeros((4, 4), dtype)
     message = "unsupported"
     if name:
-        message = "^" + re.escape(f"tensor has unsupported dtype {name}; supported dtypes: float16, float32, float64") + "$"
+        message = "^" + re.escape(f"tensor has unsupported dtype {name}; supported dtypes: float16, float32, float64, bfloat16") + "$"
     check(TypeError, message, fn, w, seed=0)
 
 
@@ -144,7 +144,7 @@ def test_object_array_is_unsupported():
 def test_raw_bytes_need_dtype_and_whole_items():
     raw = bytearray(b"\x07" * 10)
     with pytest.raises(TypeError, match=r"^tensor is a raw byte buffer \(format 'B'\); pass dtype= "
-                       r"\(float16, float32, float64\) to say how to read it$"):  # fmt: skip
+                       r"\(float16, float32, float64, bfloat16\) to say how to read it$"):  # fmt: skip
         fk.normal_(raw, seed=0)
     with pytest.raises(ValueError, match="^tensor has 10 bytes, not a multiple of the 4-byte item size of float32$"):
         fk.normal_(raw, seed=0, dtype="float32")

@@ -1,4 +1,8 @@
-"""From any writable buffer-protocol object to a NumPy view of the same memory (no copy)."""
+"""From any writable buffer to a NumPy view of the same memory, never a copy.
+
+Buffer-protocol objects (NumPy, memoryview, array.array, mmap, bytearray) and DLPack tensors
+(PyTorch and other frameworks' CPU tensors). bfloat16 travels as uint16 with its own code.
+"""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -7,13 +11,21 @@ import numpy as np
 
 from . import _core
 
-FLOAT_DTYPES = ("float16", "float32", "float64")
+FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
 _CODES = {
     "uint32": _core.DTYPE_UINT32,
     "float16": _core.DTYPE_FLOAT16,
     "float32": _core.DTYPE_FLOAT32,
     "float64": _core.DTYPE_FLOAT64,
+    "bfloat16": _core.DTYPE_BFLOAT16,
 }
+ITEMSIZE = {"uint32": 4, "float16": 2, "float32": 4, "float64": 8, "bfloat16": 2}
+# DLPack (type code, bits) of each dtype, lanes 1 (kDLUInt 1, kDLFloat 2, kDLBfloat 4)
+_DLPACK = {(1, 32): "uint32", (2, 16): "float16", (2, 32): "float32", (2, 64): "float64",
+           (4, 16): "bfloat16"}  # fmt: skip
+_DLPACK_CPU = 1
+_DLPACK_DEVICES = {1: "cpu", 2: "cuda", 3: "cuda_host", 4: "opencl", 7: "vulkan", 8: "metal",
+                   9: "vpi", 10: "rocm", 11: "rocm_host", 13: "cuda_managed", 14: "oneapi"}  # fmt: skip
 # One byte per element with no numeric meaning: read through dtype=.
 _RAW_BYTE_KINDS = ("u1", "i1", "S1")
 
@@ -25,27 +37,84 @@ class Target(NamedTuple):
 
 
 def _dtype_name(dtype: object, supported: tuple[str, ...]) -> str:
+    if isinstance(dtype, str) and dtype == "bfloat16" or getattr(dtype, "__name__", None) == "bfloat16":
+        name = "bfloat16"  # also ml_dtypes.bfloat16, without importing it
+    else:
+        try:
+            dt = np.dtype(dtype)  # type: ignore[call-overload]
+        except TypeError:
+            raise TypeError(f"dtype must be one of {', '.join(supported)}, got {dtype!r}") from None
+        if not dt.isnative and dt.itemsize > 1:
+            raise TypeError(f"dtype must be one of {', '.join(supported)}, got {dt.str!r} ({dt.name})")
+        name = dt.name
+        if name not in supported:
+            raise TypeError(f"dtype must be one of {', '.join(supported)}, got {dt.str!r} ({dt.name})")
+    if name not in supported:
+        raise TypeError(f"dtype must be one of {', '.join(supported)}, got {name!r}")
+    return name
+
+
+def _check_match(dtype: object, name: str, supported: tuple[str, ...]) -> None:
+    """dtype= on a typed tensor must name the tensor's own dtype."""
+    if dtype is not None and (wanted := _dtype_name(dtype, supported)) != name:
+        raise TypeError(f"dtype={wanted} does not match the tensor's dtype {name}")
+
+
+def _unsupported(what: str, supported: tuple[str, ...]) -> TypeError:
+    return TypeError(f"tensor has unsupported dtype {what}; supported dtypes: {', '.join(supported)}")
+
+
+def _from_dlpack(tensor: object, dtype: object, supported: tuple[str, ...]) -> Target:
+    """A DLPack tensor (e.g. torch) on the host, viewed in place."""
+    device = tensor.__dlpack_device__()  # type: ignore[attr-defined]
+    if int(device[0]) != _DLPACK_CPU:
+        name = _DLPACK_DEVICES.get(int(device[0]), f"device type {int(device[0])}")
+        raise ValueError(
+            f"tensor is on {name}:{int(device[1])}; fastkaiming fills host (CPU) memory: fill a "
+            "CPU tensor and copy it over, or move this one with .cpu()"
+        )
+    if getattr(tensor, "requires_grad", False) and callable(getattr(tensor, "detach", None)):
+        tensor = tensor.detach()  # type: ignore[attr-defined]  # same storage, as under no_grad
     try:
-        dt = np.dtype(dtype)  # type: ignore[call-overload]
-    except TypeError:
-        raise TypeError(
-            f"dtype must be one of {', '.join(supported)}, got {dtype!r}"
-        ) from None
-    if dt.name not in supported or not dt.isnative:
-        raise TypeError(f"dtype must be one of {', '.join(supported)}, got {dt.str!r} ({dt.name})")
-    return dt.name
+        capsule = tensor.__dlpack__(max_version=(1, 0), copy=False)  # type: ignore[attr-defined]
+    except TypeError:  # a producer that predates DLPack 1.0's keywords
+        capsule = tensor.__dlpack__()  # type: ignore[attr-defined]
+    view = _core.DLView(capsule)
+    if view.readonly:
+        raise ValueError(
+            f"tensor is read-only ({type(tensor).__name__}); immutable arrays (JAX, ...) cannot be "
+            "filled in place: use the out-of-place constructors, e.g. "
+            "fastkaiming.kaiming_normal(shape, dtype=...)"
+        )
+    found = _DLPACK.get((view.code, view.bits)) if view.lanes == 1 else None
+    if found is None or found not in supported:
+        raise _unsupported(f"DLPack (code {view.code}, bits {view.bits}, lanes {view.lanes})", supported)
+    _check_match(dtype, found, supported)
+    return Target(np.asarray(view), found, _CODES[found])
 
 
-_NATIVE = {np.dtype(name): name for name in _CODES}
+_NATIVE = {np.dtype(name): name for name in _CODES if name != "bfloat16"}
 
 
 def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_DTYPES) -> Target:
     """Check `tensor` and return a writable NumPy view of it. Writes nothing."""
-    if isinstance(tensor, np.ndarray) and dtype is None and tensor.flags.c_contiguous:
-        # fast path, the common case; every other case takes the general path below
-        name = _NATIVE.get(tensor.dtype)
-        if name in supported and tensor.flags.writeable:
-            return Target(tensor, name, _CODES[name])  # type: ignore[index]
+    if isinstance(tensor, np.ndarray):
+        if dtype is None and tensor.flags.c_contiguous:
+            # fast path, the common case; every other case takes the general path below
+            name = _NATIVE.get(tensor.dtype)
+            if name in supported and tensor.flags.writeable:
+                return Target(tensor, name, _CODES[name])  # type: ignore[index]
+        if tensor.dtype.name == "bfloat16" and "bfloat16" in supported:
+            # ml_dtypes' bfloat16: no buffer-protocol format, but a uint16 view is the same memory
+            _check_match(dtype, "bfloat16", supported)
+            if not tensor.flags.writeable:
+                raise ValueError("tensor is read-only (ndarray); pass a writable buffer")
+            return _checked(Target(tensor.view(np.uint16), "bfloat16", _CODES["bfloat16"]))
+    elif hasattr(tensor, "__dlpack__") and hasattr(tensor, "__dlpack_device__"):
+        try:
+            memoryview(tensor)  # type: ignore[arg-type]
+        except TypeError:  # DLPack only (torch, ...): the buffer protocol cannot see it
+            return _checked(_from_dlpack(tensor, dtype, supported))
     try:
         view = memoryview(tensor)  # type: ignore[arg-type]
     except TypeError:
@@ -70,7 +139,7 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
                 f"tensor is a raw byte buffer (format {view.format!r}); pass dtype= "
                 f"({', '.join(supported)}) to say how to read it"
             )
-        itemsize = np.dtype(wanted).itemsize
+        itemsize = ITEMSIZE[wanted]
         if not view.c_contiguous:
             raise ValueError("a raw byte buffer read through dtype= must be contiguous")
         if view.nbytes % itemsize:
@@ -78,7 +147,8 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
                 f"tensor has {view.nbytes} bytes, not a multiple of the {itemsize}-byte "
                 f"item size of {wanted}"
             )
-        array = np.frombuffer(view, dtype=wanted)
+        array = np.frombuffer(view, dtype=np.uint16 if wanted == "bfloat16" else wanted)
+        name = wanted
     else:
         name = array.dtype.name
         if name not in supported or not array.dtype.isnative:
@@ -86,8 +156,13 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
                 f"tensor has unsupported dtype {array.dtype.str!r} ({name}); "
                 f"supported dtypes: {', '.join(supported)}"
             )
-        if wanted is not None and wanted != name:
-            raise TypeError(f"dtype={wanted} does not match the tensor's dtype {name}")
+        _check_match(dtype, name, supported)
+    return _checked(Target(array, name, _CODES[name]))
+
+
+def _checked(target: Target) -> Target:
+    """Dimension count and overlap, for every kind of buffer."""
+    array = target.array
     if array.ndim > _core.MAX_NDIM:
         raise ValueError(f"tensor has {array.ndim} dimensions; at most {_core.MAX_NDIM} are supported")
     for length, stride in zip(array.shape, array.strides, strict=True):
@@ -96,4 +171,4 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
                 "tensor has overlapping memory (a zero stride, as from broadcasting); "
                 "fill a buffer whose elements are distinct"
             )
-    return Target(array, array.dtype.name, _CODES[array.dtype.name])
+    return target

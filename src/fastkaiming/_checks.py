@@ -10,7 +10,7 @@ from ._core import MIN_PARALLEL
 
 U64 = 1 << 64
 # Largest finite value of each output dtype; parameters beyond it are rejected.
-FLOAT_MAX = {"float16": 65504.0, "float32": 3.4028234663852886e38}
+FLOAT_MAX = {"float16": 65504.0, "float32": 3.4028234663852886e38, "bfloat16": 3.3895313892515355e38}
 
 
 def real(name: str, value: object, *, nonnegative: bool = False) -> float:

@@ -16,6 +16,7 @@ cdef extern from "fastkaiming.h" nogil:
         FK_DTYPE_FLOAT16
         FK_DTYPE_FLOAT32
         FK_DTYPE_FLOAT64
+        FK_DTYPE_BFLOAT16
 
     ctypedef enum fk_dist:
         FK_DIST_RAW

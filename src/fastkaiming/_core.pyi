@@ -4,6 +4,7 @@ DTYPE_UINT32: int
 DTYPE_FLOAT16: int
 DTYPE_FLOAT32: int
 DTYPE_FLOAT64: int
+DTYPE_BFLOAT16: int
 DIST_RAW: int
 DIST_UNIFORM: int
 DIST_NORMAL: int
@@ -30,3 +31,16 @@ def fill(
     isa: int,
     main_thread: bool,
 ) -> None: ...
+
+class DLView:
+    """A DLPack export seen through the buffer protocol (see _core.pyx)."""
+
+    device_type: int
+    device_id: int
+    code: int
+    bits: int
+    lanes: int
+    ndim: int
+    readonly: bool
+    def __init__(self, capsule: object) -> None: ...
+    def __buffer__(self, flags: int) -> memoryview: ...

@@ -4,17 +4,19 @@
 No defaults and no policy live here; fastkaiming._api validates every argument first.
 """
 from cpython.buffer cimport PyBUF_STRIDES, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_SetName
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef extern from "Python.h":
     # Declared here without an exception spec: the exception it sets must stay set until
     # fill() returns, not be reported as unraisable by the callback below.
     int check_signals "PyErr_CheckSignals" ()
-from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 DTYPE_UINT32 = FK_DTYPE_UINT32
 DTYPE_FLOAT16 = FK_DTYPE_FLOAT16
 DTYPE_FLOAT32 = FK_DTYPE_FLOAT32
 DTYPE_FLOAT64 = FK_DTYPE_FLOAT64
+DTYPE_BFLOAT16 = FK_DTYPE_BFLOAT16
 DIST_RAW = FK_DIST_RAW
 DIST_UNIFORM = FK_DIST_UNIFORM
 DIST_NORMAL = FK_DIST_NORMAL
@@ -96,3 +98,145 @@ def fill(object buf, int dtype, int dist, double loc, double scale, double lo, d
         raise ValueError("the requested kernel is not available on this CPU")
     if status != FK_OK:
         raise ValueError("invalid fill request (internal error: please report it)")
+
+
+# ---- DLPack ---------------------------------------------------------------------------------
+# The ABI structs of the DLPack specification (v1.0; the legacy unversioned form too).
+cdef extern from *:
+    """
+    typedef struct { int32_t device_type; int32_t device_id; } FkDLDevice;
+    typedef struct { uint8_t code; uint8_t bits; uint16_t lanes; } FkDLDataType;
+    typedef struct {
+        void *data; FkDLDevice device; int32_t ndim; FkDLDataType dtype;
+        int64_t *shape; int64_t *strides; uint64_t byte_offset;
+    } FkDLTensor;
+    typedef struct FkDLManagedTensor {
+        FkDLTensor dl_tensor; void *manager_ctx; void (*deleter)(struct FkDLManagedTensor *);
+    } FkDLManagedTensor;
+    typedef struct { uint32_t major; uint32_t minor; } FkDLPackVersion;
+    typedef struct FkDLManagedTensorVersioned {
+        FkDLPackVersion version; void *manager_ctx;
+        void (*deleter)(struct FkDLManagedTensorVersioned *); uint64_t flags;
+        FkDLTensor dl_tensor;
+    } FkDLManagedTensorVersioned;
+    #define FK_DLPACK_FLAG_READ_ONLY 1u
+    """
+    ctypedef struct FkDLDevice:
+        int32_t device_type
+        int32_t device_id
+    ctypedef struct FkDLDataType:
+        uint8_t code
+        uint8_t bits
+        uint16_t lanes
+    ctypedef struct FkDLTensor:
+        void *data
+        FkDLDevice device
+        int32_t ndim
+        FkDLDataType dtype
+        int64_t *shape
+        int64_t *strides
+        uint64_t byte_offset
+    ctypedef struct FkDLManagedTensor:
+        FkDLTensor dl_tensor
+        void (*deleter)(FkDLManagedTensor *) noexcept
+    ctypedef struct FkDLPackVersion:
+        uint32_t major
+        uint32_t minor
+    ctypedef struct FkDLManagedTensorVersioned:
+        FkDLPackVersion version
+        void (*deleter)(FkDLManagedTensorVersioned *) noexcept
+        uint64_t flags
+        FkDLTensor dl_tensor
+    enum: FK_DLPACK_FLAG_READ_ONLY
+
+
+cdef class DLView:
+    """A DLPack export seen through the buffer protocol, so NumPy can view it without a copy.
+
+    Holds the producer's tensor until it is garbage collected, then calls its deleter.
+    Attributes: device_type, device_id, code, bits, lanes (DLPack's), readonly, ndim.
+    """
+    cdef object capsule
+    cdef FkDLManagedTensor *legacy
+    cdef FkDLManagedTensorVersioned *versioned
+    cdef FkDLTensor *t
+    cdef Py_ssize_t shape_[64]
+    cdef Py_ssize_t strides_[64]
+    cdef readonly int device_type, device_id, code, bits, lanes, ndim
+    cdef readonly bint readonly
+
+    def __cinit__(self, object capsule):
+        cdef int d
+        cdef Py_ssize_t step
+        self.capsule = capsule
+        if PyCapsule_IsValid(capsule, b"dltensor_versioned"):
+            self.versioned = <FkDLManagedTensorVersioned *>PyCapsule_GetPointer(
+                capsule, b"dltensor_versioned")
+            PyCapsule_SetName(capsule, b"used_dltensor_versioned")
+            if self.versioned.version.major != 1:
+                raise BufferError(
+                    f"DLPack version {self.versioned.version.major}.{self.versioned.version.minor} "
+                    "is not supported (1.x is)")
+            self.t = &self.versioned.dl_tensor
+            self.readonly = (self.versioned.flags & FK_DLPACK_FLAG_READ_ONLY) != 0
+        elif PyCapsule_IsValid(capsule, b"dltensor"):
+            self.legacy = <FkDLManagedTensor *>PyCapsule_GetPointer(capsule, b"dltensor")
+            PyCapsule_SetName(capsule, b"used_dltensor")
+            self.t = &self.legacy.dl_tensor
+            self.readonly = False
+        else:
+            raise BufferError("not an unused DLPack capsule")
+        self.device_type = self.t.device.device_type
+        self.device_id = self.t.device.device_id
+        self.code = self.t.dtype.code
+        self.bits = self.t.dtype.bits
+        self.lanes = self.t.dtype.lanes
+        self.ndim = self.t.ndim
+        if self.ndim < 0 or self.ndim > 64:
+            raise BufferError(f"DLPack tensor has {self.ndim} dimensions")
+        step = max(1, self.bits // 8) * self.lanes
+        for d in range(self.ndim - 1, -1, -1):
+            self.shape_[d] = self.t.shape[d]
+            if self.t.strides != NULL:
+                self.strides_[d] = self.t.strides[d] * step
+            elif d == self.ndim - 1:
+                self.strides_[d] = step  # NULL strides: compact, row-major
+            else:
+                self.strides_[d] = self.strides_[d + 1] * self.shape_[d + 1]
+
+    def __dealloc__(self):
+        if self.versioned != NULL and self.versioned.deleter != NULL:
+            self.versioned.deleter(self.versioned)
+        elif self.legacy != NULL and self.legacy.deleter != NULL:
+            self.legacy.deleter(self.legacy)
+
+    def __getbuffer__(self, Py_buffer *buffer, int flags):
+        cdef Py_ssize_t itemsize = (self.bits // 8) * self.lanes
+        cdef Py_ssize_t n = 1
+        cdef int d
+        if (flags & PyBUF_WRITABLE) and self.readonly:
+            raise BufferError("the DLPack tensor is read-only")
+        for d in range(self.ndim):
+            n *= self.shape_[d]
+        buffer.buf = <char *>self.t.data + self.t.byte_offset
+        buffer.obj = self
+        buffer.len = n * itemsize
+        buffer.readonly = self.readonly
+        buffer.itemsize = itemsize
+        # plain unsigned integers of the item size: the caller knows the real dtype
+        if itemsize == 2:
+            buffer.format = b"H"
+        elif itemsize == 4:
+            buffer.format = b"I"
+        elif itemsize == 8:
+            buffer.format = b"Q"
+        else:
+            buffer.format = b"B"
+        buffer.ndim = self.ndim
+        buffer.shape = self.shape_ if self.ndim else NULL
+        buffer.strides = self.strides_ if self.ndim else NULL
+        buffer.suboffsets = NULL
+        buffer.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer *buffer):
+        pass
