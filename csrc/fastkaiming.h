@@ -37,10 +37,17 @@
  *   bf16         the f32 sample, rounded once to the nearest bfloat16 (ties to even), with
  *                the rule of the hardware converter (VCVTNEPS2BF16): float32 subnormals
  *                become zeros of the same sign, NaNs stay quiet NaNs.
+ *   trunc normal one word per sample, for every dtype: b = n / 4, w = w[n % 4];
+ *                v = (2w + 1) * 2^-33, p = min(fma(p_span, v, p_lo), 1 - 2^-53),
+ *                z = Phi^-1(p) by Wichura's AS241 (PPND16) in float64 with the in-house log,
+ *                negated when `flip`; x = fma(std, z, mean) in float64, then rounded to
+ *                float32 for the 32- and 16-bit dtypes and clamped to [lo, hi] (bounds the
+ *                caller gives inside [a, b] in the output dtype); f16/bf16 as above.
  *   log, sin and cos are the in-house polynomials of transforms.h (no libm), evaluated with
  *   explicit fused multiply-adds; sqrt and division are the correctly rounded IEEE operations.
  *
- * Stream length: 2^64 blocks, so 2^66 samples for uint32/f32/f16/bf16 and 2^65 for f64. A fill
+ * Stream length: 2^64 blocks, so 2^66 samples for uint32/f32/f16/bf16 and 2^65 for f64
+ * (uniform and normal; trunc normal: 2^66 for every dtype). A fill
  * starts at (block, phase) with phase < samples per block; the caller keeps the whole fill
  * inside the stream.
  */
@@ -77,6 +84,7 @@ typedef enum {
     FK_DIST_RAW = 0,     /* uint32 only */
     FK_DIST_UNIFORM = 1, /* clamp(loc + scale * v, lo, hi), v uniform in (-1, 1) */
     FK_DIST_NORMAL = 2,  /* loc + scale * z, z standard normal */
+    FK_DIST_TRUNC_NORMAL = 3, /* loc + scale * z, z normal restricted to (p_lo, p_lo + p_span) */
 } fk_dist;
 
 typedef enum {
@@ -91,7 +99,9 @@ typedef enum {
 typedef struct {
     double loc;    /* normal: mean; uniform: (a + b) / 2 */
     double scale;  /* normal: std;  uniform: (b - a) / 2 */
-    double lo, hi; /* uniform: the closed output interval; unused by normal */
+    double lo, hi; /* uniform, trunc normal: the closed output interval */
+    double p_lo, p_span; /* trunc normal: the interval of Phi(z) sampled */
+    int flip;            /* trunc normal: z = -Phi^-1(p) (upper-tail intervals) */
 } fk_params;
 
 /* Where a run of samples starts: Philox key and counter. */
@@ -120,7 +130,8 @@ typedef struct {
     void *interrupt_ctx;
 } fk_request;
 
-/* Samples per Philox block for (dist, dtype): 4, or 2 for float64; 0 if not supported. */
+/* Samples per Philox block for (dist, dtype): 4, or 2 for float64 uniform and normal; 0 if
+ * not supported. */
 unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype);
 
 /* Bit mask of the kernels this CPU and build can run (bit i is fk_isa i). */

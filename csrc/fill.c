@@ -35,6 +35,8 @@ unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype)
 {
     if (dist == FK_DIST_RAW)
         return dtype == FK_DTYPE_UINT32 ? 4 : 0;
+    if (dist == FK_DIST_TRUNC_NORMAL)
+        return dtype == FK_DTYPE_UINT32 ? 0 : 4;
     if (dist != FK_DIST_UNIFORM && dist != FK_DIST_NORMAL)
         return 0;
     switch (dtype) {
@@ -131,6 +133,18 @@ static fk_kernel_fn kernel_for(const fk_kernel_table *t, fk_dist dist, fk_dtype 
 {
     if (dist == FK_DIST_RAW)
         return t->raw_u32;
+    if (dist == FK_DIST_TRUNC_NORMAL) {
+        switch (dtype) {
+        case FK_DTYPE_FLOAT16:
+            return t->trunc_f16;
+        case FK_DTYPE_FLOAT32:
+            return t->trunc_f32;
+        case FK_DTYPE_BFLOAT16:
+            return t->trunc_bf16;
+        default:
+            return t->trunc_f64;
+        }
+    }
     int normal = dist == FK_DIST_NORMAL;
     switch (dtype) {
     case FK_DTYPE_FLOAT16:

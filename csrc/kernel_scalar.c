@@ -98,6 +98,38 @@ static inline void run_f64(double *out, size_t n, const fk_position *pos, const 
     }
 }
 
+/* Truncated normal, for every table: the same scalar code on every path. */
+static inline void run_trunc(void *out, size_t n, const fk_position *pos, const fk_params *p,
+                             fk_dtype dtype)
+{
+    const float lo32 = (float)p->lo, hi32 = (float)p->hi;
+    uint64_t block = pos->block;
+    unsigned j = pos->phase;
+    size_t i = 0;
+    while (i < n) {
+        uint32_t w[4];
+        fk_philox_at(block++, pos->stream, pos->key, w);
+        for (; j < 4 && i < n; j++, i++) {
+            double x = fk_trunc_normal_f64(w[j], p->p_lo, p->p_span, p->flip, p->loc, p->scale);
+            if (dtype == FK_DTYPE_FLOAT64) {
+                ((double *)out)[i] = fk_clamp_f64(x, p->lo, p->hi);
+                continue;
+            }
+            float x32 = fk_clamp_f32((float)x, lo32, hi32);
+            if (dtype == FK_DTYPE_FLOAT32)
+                ((float *)out)[i] = x32;
+            else
+                ((uint16_t *)out)[i] = dtype == FK_DTYPE_FLOAT16 ? fk_f32_to_f16(x32) : fk_f32_to_bf16(x32);
+        }
+        j = 0;
+    }
+}
+
+void fk_trunc_f16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_trunc(o, n, s, p, FK_DTYPE_FLOAT16); }
+void fk_trunc_f32(void *o, size_t n, const fk_position *s, const fk_params *p) { run_trunc(o, n, s, p, FK_DTYPE_FLOAT32); }
+void fk_trunc_f64(void *o, size_t n, const fk_position *s, const fk_params *p) { run_trunc(o, n, s, p, FK_DTYPE_FLOAT64); }
+void fk_trunc_bf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_trunc(o, n, s, p, FK_DTYPE_BFLOAT16); }
+
 static void uniform_f16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_half(o, n, s, p, 0, 0); }
 static void uniform_bf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_half(o, n, s, p, 0, 1); }
 static void uniform_f32(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 0); }
@@ -110,4 +142,5 @@ static void normal_f64(void *o, size_t n, const fk_position *s, const fk_params 
 const fk_kernel_table fk_kernels_scalar = {
     raw_u32,     uniform_f16, uniform_f32, uniform_f64, uniform_bf16,
     normal_f16,  normal_f32,  normal_f64,  normal_bf16,
+    fk_trunc_f16, fk_trunc_f32, fk_trunc_f64, fk_trunc_bf16,
 };

@@ -456,6 +456,7 @@ FK_INLINE void run_f64(void *out, size_t n, const fk_position *pos, const fk_par
     const fk_kernel_table fk_kernels_##name = {                                                  \
         name##_raw,  name##_uf16, name##_uf32, name##_uf64, name##_ubf16,                       \
         name##_nf16, name##_nf32, name##_nf64, name##_nbf16,                                    \
+        fk_trunc_f16, fk_trunc_f32, fk_trunc_f64, fk_trunc_bf16,                                \
     }
 
 #endif /* FK_KERNEL_SIMD_H */

@@ -16,6 +16,7 @@ typedef struct {
     fk_kernel_fn raw_u32;
     fk_kernel_fn uniform_f16, uniform_f32, uniform_f64, uniform_bf16;
     fk_kernel_fn normal_f16, normal_f32, normal_f64, normal_bf16;
+    fk_kernel_fn trunc_f16, trunc_f32, trunc_f64, trunc_bf16;
 } fk_kernel_table;
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -25,6 +26,12 @@ typedef struct {
 #endif
 
 extern const fk_kernel_table fk_kernels_scalar;
+
+/* Truncated normal: one scalar kernel per dtype, shared by every table (see kernel_scalar.c). */
+void fk_trunc_f16(void *out, size_t n, const fk_position *pos, const fk_params *p);
+void fk_trunc_f32(void *out, size_t n, const fk_position *pos, const fk_params *p);
+void fk_trunc_f64(void *out, size_t n, const fk_position *pos, const fk_params *p);
+void fk_trunc_bf16(void *out, size_t n, const fk_position *pos, const fk_params *p);
 #if FK_X86
 extern const fk_kernel_table fk_kernels_avx2;
 extern const fk_kernel_table fk_kernels_avx512;

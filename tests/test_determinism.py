@@ -13,6 +13,7 @@ FILLS = {
     "uniform": lambda t, **kw: fk.uniform_(t, -3.0, 1.5, **kw),
     "kaiming_normal": lambda t, **kw: fk.kaiming_normal_(t, fan_in=7, **kw),
     "kaiming_uniform": lambda t, **kw: fk.kaiming_uniform_(t, fan_in=7, **kw),
+    "trunc_normal": lambda t, **kw: fk.trunc_normal_(t, 0.1, 0.5, -0.6, 0.9, **kw),
 }
 
 

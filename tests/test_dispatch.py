@@ -14,6 +14,7 @@ PATHS = _core.isa_names()
 FILLS = {
     "normal": lambda t, **kw: fk.normal_(t, 0.25, 3.0, **kw),
     "uniform": lambda t, **kw: fk.uniform_(t, -1.5, 0.5, **kw),
+    "trunc_normal": lambda t, **kw: fk.trunc_normal_(t, 0.1, 0.5, -0.6, 0.9, **kw),
 }
 CARRY = 4 * ((1 << 32) - 5)  # blocks whose counter crosses 2**32 a few samples in
 

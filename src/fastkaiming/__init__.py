@@ -11,6 +11,7 @@ from ._api import (
     normal_,
     random_raw,
     runtime_info,
+    trunc_normal_,
     uniform_,
 )
 from ._fans import calculate_gain, compute_fans
@@ -25,6 +26,7 @@ __all__ = [
     "normal_",
     "random_raw",
     "runtime_info",
+    "trunc_normal_",
     "uniform_",
     "__version__",
 ]

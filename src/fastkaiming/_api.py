@@ -8,6 +8,8 @@ import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
+import numpy as np
+
 from . import _buffers, _checks, _core, _fans
 from ._version import __version__
 
@@ -53,15 +55,16 @@ _SQRT3 = math.sqrt(3.0)
 _UNIFORM = _core.DIST_UNIFORM
 _NORMAL = _core.DIST_NORMAL
 _RAW = _core.DIST_RAW
+_TRUNC = _core.DIST_TRUNC_NORMAL
 
-# (loc, scale, lo, hi) of the C core's fk_params
-Params = tuple[float, float, float, float]
+# (loc, scale, lo, hi, p_lo, p_span, flip) of the C core's fk_params
+Params = tuple[float, float, float, float, float, float, bool]
 
 
 def _fill(
     tensor: T,
     dist: int,
-    params: Callable[[tuple[int, ...]], Params],
+    params: Callable[[tuple[int, ...], str], Params],
     *,
     seed: object,
     stream: object,
@@ -72,8 +75,8 @@ def _fill(
 ) -> T:
     """Validate everything, then make the one call that writes.
 
-    `params(shape)` checks and returns the distribution parameters; it is not called for a
-    zero-element tensor. `stream` may be a callable, called only once all checks passed.
+    `params(shape, dtype)` checks and returns the distribution parameters; it is not called
+    for a zero-element tensor. `stream` may be a callable, called only once all checks passed.
     """
     target = _buffers.as_target(tensor, dtype, supported)
     array = target.array
@@ -86,27 +89,27 @@ def _fill(
     if array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
         return tensor
-    loc, scale, lo, hi = params(array.shape)
+    loc, scale, lo, hi, p_lo, p_span, flip = params(array.shape, target.dtype)
     limit = _checks.FLOAT_MAX.get(target.dtype)
-    if limit is not None:
+    if limit is not None and dist != _TRUNC:  # trunc normal bounds are rounded inwards instead
         named = (("mean", loc), ("std", scale)) if dist == _NORMAL else (("a", lo), ("b", hi))
         for name, value in named:
             if abs(value) > limit:
                 raise ValueError(f"{name}={value!r} is out of range for {target.dtype}")
     stream_id = stream() if callable(stream) else stream
     block, phase = divmod(first, per_block)
-    _core.fill(array, target.code, dist, loc, scale, lo, hi,
+    _core.fill(array, target.code, dist, loc, scale, lo, hi, p_lo, p_span, flip,
                key, stream_id, block, phase, nthreads, _ISA,
                threading.current_thread() is threading.main_thread())  # fmt: skip
     return tensor
 
 
 def _normal_params(mean: float, std: float) -> Params:
-    return (mean, std, -math.inf, math.inf)
+    return (mean, std, -math.inf, math.inf, 0.0, 0.0, False)
 
 
 def _uniform_params(a: float, b: float) -> Params:
-    return (a / 2 + b / 2, b / 2 - a / 2, a, b)
+    return (a / 2 + b / 2, b / 2 - a / 2, a, b, 0.0, 0.0, False)
 
 
 def normal_(
@@ -128,7 +131,7 @@ def normal_(
     """
     m = _checks.real("mean", mean)
     s = _checks.real("std", std, nonnegative=True)
-    return _fill(tensor, _NORMAL, lambda shape: _normal_params(m, s), seed=seed, stream=stream,
+    return _fill(tensor, _NORMAL, lambda shape, name: _normal_params(m, s), seed=seed, stream=stream,
                  offset=offset, threads=threads, dtype=dtype)  # fmt: skip
 
 
@@ -152,8 +155,78 @@ def uniform_(
     hi = _checks.real("b", b)
     if lo > hi:
         raise ValueError(f"uniform_ expects a <= b, got a={lo!r}, b={hi!r}")
-    return _fill(tensor, _UNIFORM, lambda shape: _uniform_params(lo, hi), seed=seed,
+    return _fill(tensor, _UNIFORM, lambda shape, name: _uniform_params(lo, hi), seed=seed,
                  stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+
+
+def _phi(x: float) -> float:
+    """Standard normal CDF, accurate in both tails."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _inner_bound(x: float, dtype: str, upper: bool) -> float:
+    """The dtype's value nearest x on the inside of the interval: <= x if upper, else >= x."""
+    if dtype == "float64":
+        return x
+    if dtype == "bfloat16":  # bfloat16 values are the float32 values with 16 zero low bits
+        bits = int(np.float32(x).view(np.uint32)) & 0xFFFF0000
+        candidates = [bits, (bits + 0x10000) & 0xFFFFFFFF, (bits - 0x10000) & 0xFFFFFFFF]
+        values = [float(np.uint32(c).view(np.float32)) for c in candidates]
+    else:
+        t = np.dtype(dtype).type(x)
+        values = [float(t), float(np.nextafter(t, t.dtype.type(np.inf))),
+                  float(np.nextafter(t, t.dtype.type(-np.inf)))]  # fmt: skip
+    inside = [v for v in values if math.isfinite(v) and (v <= x if upper else v >= x)]
+    return max(inside) if upper else min(inside)
+
+
+def _trunc_normal_params(mean: float, std: float, a: float, b: float, dtype: str) -> Params:
+    """Inverse-CDF parameters: p uniform on (Phi(alpha), Phi(beta)), or on the mirrored interval
+    (flip) when [a, b] lies above the mean, so that both ends keep their precision."""
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    flip = alpha > 0
+    if flip:
+        alpha, beta = -beta, -alpha
+    p_lo, p_hi = _phi(alpha), _phi(beta)
+    if not p_hi > p_lo:
+        raise ValueError(
+            f"[a, b] = [{a!r}, {b!r}] lies too far in the tail of N({mean!r}, {std!r}^2) to sample "
+            "(its probability underflows float64)"
+        )
+    lo, hi = _inner_bound(a, dtype, upper=False), _inner_bound(b, dtype, upper=True)
+    if lo > hi:
+        raise ValueError(f"no {dtype} value lies in [a, b] = [{a!r}, {b!r}]")
+    return (mean, std, lo, hi, p_lo, p_hi - p_lo, flip)
+
+
+def trunc_normal_(
+    tensor: T,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    *,
+    seed: int | None = None,
+    stream: int = 0,
+    offset: int = 0,
+    threads: int | None = None,
+    dtype: object = None,
+) -> T:
+    """Fill `tensor` with N(mean, std^2) restricted to [a, b] (absolute bounds, as torch).
+
+    Inverse CDF on the restricted range: one Philox word per sample, no rejection; samples never
+    leave [a, b], in every dtype (the bounds are rounded inwards to it) and for any small std.
+    """
+    m = _checks.real("mean", mean)
+    s = _checks.real("std", std)
+    if s <= 0:
+        raise ValueError(f"std must be > 0, got {s!r}")
+    lo = _checks.real("a", a)
+    hi = _checks.real("b", b)
+    if not lo < hi:
+        raise ValueError(f"trunc_normal_ expects a < b, got a={lo!r}, b={hi!r}")
+    return _fill(tensor, _TRUNC, lambda shape, name: _trunc_normal_params(m, s, lo, hi, name),
+                 seed=seed, stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
 
 
 def _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis):  # type: ignore[no-untyped-def]
@@ -197,7 +270,7 @@ def kaiming_normal_(
     out_axis=-1 for Keras/JAX) unless given as fan_in=/fan_out=.
     """
     std = _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis)
-    return _fill(tensor, _NORMAL, lambda shape: _normal_params(0.0, std(shape)), seed=seed,
+    return _fill(tensor, _NORMAL, lambda shape, name: _normal_params(0.0, std(shape)), seed=seed,
                  stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
 
 
@@ -224,7 +297,7 @@ def kaiming_uniform_(
     """
     std = _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis)
 
-    def params(shape: tuple[int, ...]) -> Params:
+    def params(shape: tuple[int, ...], name: str) -> Params:
         bound = _SQRT3 * std(shape)
         return _uniform_params(-bound, bound)
 
@@ -242,7 +315,8 @@ def random_raw(
     """
     if seed is None:
         raise TypeError("random_raw needs an explicit seed (an int in [0, 2**64))")
-    return _fill(out, _RAW, lambda shape: (0.0, 0.0, 0.0, 0.0), seed=seed, stream=stream,
+    no_params: Params = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, False)
+    return _fill(out, _RAW, lambda shape, name: no_params, seed=seed, stream=stream,
                  offset=offset, threads=threads, dtype=None, supported=("uint32",))  # fmt: skip
 
 

@@ -22,6 +22,7 @@ cdef extern from "fastkaiming.h" nogil:
         FK_DIST_RAW
         FK_DIST_UNIFORM
         FK_DIST_NORMAL
+        FK_DIST_TRUNC_NORMAL
 
     ctypedef enum fk_isa:
         FK_ISA_AUTO
@@ -35,6 +36,9 @@ cdef extern from "fastkaiming.h" nogil:
         double scale
         double lo
         double hi
+        double p_lo
+        double p_span
+        int flip
 
     ctypedef struct fk_position:
         uint32_t key[2]

@@ -8,6 +8,7 @@ DTYPE_BFLOAT16: int
 DIST_RAW: int
 DIST_UNIFORM: int
 DIST_NORMAL: int
+DIST_TRUNC_NORMAL: int
 ISA_AUTO: int
 ISA_ALL: tuple[str, ...]
 MAX_NDIM: int
@@ -23,6 +24,9 @@ def fill(
     scale: float,
     lo: float,
     hi: float,
+    p_lo: float,
+    p_span: float,
+    flip: bool,
     seed: int,
     stream: int,
     block: int,

@@ -20,6 +20,7 @@ DTYPE_BFLOAT16 = FK_DTYPE_BFLOAT16
 DIST_RAW = FK_DIST_RAW
 DIST_UNIFORM = FK_DIST_UNIFORM
 DIST_NORMAL = FK_DIST_NORMAL
+DIST_TRUNC_NORMAL = FK_DIST_TRUNC_NORMAL
 ISA_AUTO = FK_ISA_AUTO
 ISA_ALL = tuple(fk_isa_name(i).decode("ascii") for i in range(FK_ISA_COUNT))
 MAX_NDIM = FK_MAX_NDIM
@@ -48,7 +49,7 @@ cdef int _raise_pending() except -1:
 
 
 def fill(object buf, int dtype, int dist, double loc, double scale, double lo, double hi,
-         uint64_t seed, uint64_t stream, uint64_t block, uint32_t phase, int threads, int isa,
+         double p_lo, double p_span, bint flip, uint64_t seed, uint64_t stream, uint64_t block, uint32_t phase, int threads, int isa,
          bint main_thread):
     """Fill the writable buffer `buf` in place. Arguments are checked by the caller.
 
@@ -77,6 +78,9 @@ def fill(object buf, int dtype, int dist, double loc, double scale, double lo, d
         req.params.scale = scale
         req.params.lo = lo
         req.params.hi = hi
+        req.params.p_lo = p_lo
+        req.params.p_span = p_span
+        req.params.flip = flip
         req.start.key[0] = <uint32_t>seed
         req.start.key[1] = <uint32_t>(seed >> 32)
         req.start.stream = stream
