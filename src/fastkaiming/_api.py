@@ -354,6 +354,10 @@ class Generator:
             self._next += 1
             return s
 
+    def fill(self, initializer: Callable[..., T], tensor: object, *args: object, **kwargs: object) -> T:
+        """Any fastkaiming fill on the next stream: ``g.fill(fk.he_normal_, w)``."""
+        return initializer(tensor, *args, seed=self._seed, stream=self._take, **kwargs)
+
     def normal_(self, tensor: T, mean: float = 0.0, std: float = 1.0, *,
                 threads: int | None = None, dtype: object = None) -> T:  # fmt: skip
         """:func:`fastkaiming.normal_` on the next stream."""

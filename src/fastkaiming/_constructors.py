@@ -1,0 +1,66 @@
+"""Out-of-place constructors: a new NumPy array, filled in one pass (for immutable-array users)."""
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _api, _family
+from ._buffers import FLOAT_DTYPES
+
+
+def empty(shape: int | Sequence[int], dtype: object = "float32") -> np.ndarray:
+    """An uninitialized array; its pages are first touched by the (parallel) fill.
+
+    NumPy asks Linux for transparent huge pages on large allocations; bfloat16 needs ml_dtypes.
+    """
+    dims = (shape,) if isinstance(shape, int) else tuple(shape)
+    try:
+        dims = tuple(operator.index(d) for d in dims)
+    except TypeError:
+        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"shape must not have negative dimensions, got {dims}")
+    if dtype == "bfloat16" or getattr(dtype, "__name__", None) == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise ImportError("bfloat16 NumPy arrays need ml_dtypes: pip install ml_dtypes") from None
+        return np.empty(dims, ml_dtypes.bfloat16)
+    try:
+        dt = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"dtype must be one of {', '.join(FLOAT_DTYPES)}, got {dtype!r}") from None
+    if dt.name not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be one of {', '.join(FLOAT_DTYPES)}, got {dt.name!r}")
+    return np.empty(dims, dt)
+
+
+def _constructor(fill: Callable[..., Any]) -> Callable[..., np.ndarray]:
+    def make(shape: int | Sequence[int], dtype: object = "float32", *args: Any, **kwargs: Any) -> np.ndarray:
+        return fill(empty(shape, dtype), *args, **kwargs)  # type: ignore[no-any-return]
+
+    make.__name__ = make.__qualname__ = fill.__name__.rstrip("_")
+    make.__doc__ = (
+        f"A new array of `shape` and `dtype` filled by {fill.__name__}(array, *args, **kwargs).\n\n"
+        f"{fill.__doc__}"
+    )
+    return make
+
+
+kaiming_normal = _constructor(_api.kaiming_normal_)
+kaiming_uniform = _constructor(_api.kaiming_uniform_)
+normal = _constructor(_api.normal_)
+uniform = _constructor(_api.uniform_)
+trunc_normal = _constructor(_api.trunc_normal_)
+variance_scaling = _constructor(_family.variance_scaling_)
+he_normal = _constructor(_family.he_normal_)
+he_uniform = _constructor(_family.he_uniform_)
+glorot_normal = _constructor(_family.glorot_normal_)
+glorot_uniform = _constructor(_family.glorot_uniform_)
+lecun_normal = _constructor(_family.lecun_normal_)
+lecun_uniform = _constructor(_family.lecun_uniform_)
+xavier_normal = _constructor(_family.xavier_normal_)
+xavier_uniform = _constructor(_family.xavier_uniform_)

@@ -1,0 +1,182 @@
+"""The variance-scaling family (Keras/JAX conventions) and torch's Xavier fills."""
+from __future__ import annotations
+
+import math
+from typing import TypeVar
+
+from . import _checks, _fans
+from ._api import (
+    _NORMAL,
+    _TRUNC,
+    _UNIFORM,
+    Params,
+    _fill,
+    _normal_params,
+    _trunc_normal_params,
+    _uniform_params,
+)
+
+T = TypeVar("T")
+
+# Standard deviation of N(0, 1) truncated to (-2, 2) (Keras, JAX: scipy.stats.truncnorm(-2, 2))
+TRUNCATED_STD = 0.87962566103423978
+DISTRIBUTIONS = ("truncated_normal", "normal", "untruncated_normal", "uniform")
+
+
+def _keras_fan(shape, mode, fan_in, fan_out, in_axis, out_axis):  # type: ignore[no-untyped-def]
+    """Keras' fans: a scalar counts as 1 x 1, a vector of n as n x n; else compute_fans."""
+    if len(shape) < 2 and (fan_in is None or fan_out is None):
+        n = shape[0] if len(shape) == 1 else 1
+        fan_in = n if fan_in is None else fan_in
+        fan_out = n if fan_out is None else fan_out
+    return _fans.fan(shape, mode, fan_in, fan_out, in_axis, out_axis)
+
+
+def variance_scaling_(
+    tensor: T,
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "truncated_normal",
+    *,
+    in_axis: int = -2,
+    out_axis: int = -1,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
+    seed: int | None = None,
+    stream: int = 0,
+    offset: int = 0,
+    threads: int | None = None,
+    dtype: object = None,
+) -> T:
+    """Keras/JAX VarianceScaling, in place: variance = scale / n, n the fan that `mode` names.
+
+    distribution "truncated_normal": N(0, std^2) cut at +-2 std, std = sqrt(variance) / 0.8796...
+    (so the variance after truncation is `variance`); "normal" (or "untruncated_normal"):
+    N(0, variance); "uniform": U(-limit, limit), limit = sqrt(3 variance). Fans follow Keras:
+    (..., in, out) layout by default, a 1-D tensor of n counts as n x n.
+    """
+    s = _checks.real("scale", scale)
+    if s <= 0:
+        raise ValueError(f"scale must be > 0, got {s!r}")
+    _checks.choice("mode", mode, _fans.MODES)
+    _checks.choice("distribution", distribution, DISTRIBUTIONS)
+    f_in, f_out = _fans.check_fan_args(fan_in, fan_out)
+    _checks.integer("in_axis", in_axis)
+    _checks.integer("out_axis", out_axis)
+
+    def variance(shape: tuple[int, ...]) -> float:
+        return s / _keras_fan(shape, mode, f_in, f_out, in_axis, out_axis)
+
+    if distribution == "uniform":
+        dist = _UNIFORM
+
+        def params(shape: tuple[int, ...], name: str) -> Params:
+            limit = math.sqrt(3.0 * variance(shape))
+            return _uniform_params(-limit, limit)
+    elif distribution == "truncated_normal":
+        dist = _TRUNC
+
+        def params(shape: tuple[int, ...], name: str) -> Params:
+            std = math.sqrt(variance(shape)) / TRUNCATED_STD
+            return _trunc_normal_params(0.0, std, -2.0 * std, 2.0 * std, name)
+    else:
+        dist = _NORMAL
+
+        def params(shape: tuple[int, ...], name: str) -> Params:
+            return _normal_params(0.0, math.sqrt(variance(shape)))
+
+    return _fill(tensor, dist, params, seed=seed, stream=stream, offset=offset, threads=threads,
+                 dtype=dtype)  # fmt: skip
+
+
+def _named(name: str, scale: float, mode: str, distribution: str, keras: str):  # type: ignore[no-untyped-def]
+    def fill(
+        tensor: T,
+        *,
+        in_axis: int = -2,
+        out_axis: int = -1,
+        fan_in: int | None = None,
+        fan_out: int | None = None,
+        seed: int | None = None,
+        stream: int = 0,
+        offset: int = 0,
+        threads: int | None = None,
+        dtype: object = None,
+    ) -> T:
+        return variance_scaling_(tensor, scale, mode, distribution, in_axis=in_axis,
+                                 out_axis=out_axis, fan_in=fan_in, fan_out=fan_out, seed=seed,
+                                 stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+
+    fill.__name__ = fill.__qualname__ = name
+    fill.__doc__ = (
+        f"Keras {keras}, in place: variance_scaling_(tensor, scale={scale}, mode={mode!r}, "
+        f"distribution={distribution!r})."
+    )
+    return fill
+
+
+he_normal_ = _named("he_normal_", 2.0, "fan_in", "truncated_normal", "HeNormal")
+he_uniform_ = _named("he_uniform_", 2.0, "fan_in", "uniform", "HeUniform")
+glorot_normal_ = _named("glorot_normal_", 1.0, "fan_avg", "truncated_normal", "GlorotNormal")
+glorot_uniform_ = _named("glorot_uniform_", 1.0, "fan_avg", "uniform", "GlorotUniform")
+lecun_normal_ = _named("lecun_normal_", 1.0, "fan_in", "truncated_normal", "LecunNormal")
+lecun_uniform_ = _named("lecun_uniform_", 1.0, "fan_in", "uniform", "LecunUniform")
+
+
+def _xavier_std(gain, fan_in, fan_out, in_axis, out_axis):  # type: ignore[no-untyped-def]
+    g = _checks.real("gain", gain, nonnegative=True)
+    f_in, f_out = _fans.check_fan_args(fan_in, fan_out)
+    _checks.integer("in_axis", in_axis)
+    _checks.integer("out_axis", out_axis)
+
+    def std(shape: tuple[int, ...]) -> float:
+        # torch: gain * sqrt(2 / (fan_in + fan_out)) = gain / sqrt(fan_avg)
+        fan_sum = 2 * _fans.fan(shape, "fan_avg", f_in, f_out, in_axis, out_axis)
+        return g * math.sqrt(2.0 / fan_sum)
+
+    return std
+
+
+def xavier_normal_(
+    tensor: T,
+    gain: float = 1.0,
+    *,
+    in_axis: int = 1,
+    out_axis: int = 0,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
+    seed: int | None = None,
+    stream: int = 0,
+    offset: int = 0,
+    threads: int | None = None,
+    dtype: object = None,
+) -> T:
+    """torch.nn.init.xavier_normal_: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    std = _xavier_std(gain, fan_in, fan_out, in_axis, out_axis)
+    return _fill(tensor, _NORMAL, lambda shape, name: _normal_params(0.0, std(shape)), seed=seed,
+                 stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+
+
+def xavier_uniform_(
+    tensor: T,
+    gain: float = 1.0,
+    *,
+    in_axis: int = 1,
+    out_axis: int = 0,
+    fan_in: int | None = None,
+    fan_out: int | None = None,
+    seed: int | None = None,
+    stream: int = 0,
+    offset: int = 0,
+    threads: int | None = None,
+    dtype: object = None,
+) -> T:
+    """torch.nn.init.xavier_uniform_: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    std = _xavier_std(gain, fan_in, fan_out, in_axis, out_axis)
+
+    def params(shape: tuple[int, ...], name: str) -> Params:
+        bound = math.sqrt(3.0) * std(shape)
+        return _uniform_params(-bound, bound)
+
+    return _fill(tensor, _UNIFORM, params, seed=seed, stream=stream, offset=offset, threads=threads,
+                 dtype=dtype)  # fmt: skip
