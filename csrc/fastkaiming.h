@@ -112,12 +112,15 @@ typedef struct {
     uint32_t phase;    /* index of the first sample within its block */
 } fk_position;
 
-/* A strided n-d fill, element i in C order gets sample (block, phase) + i. */
+/* A strided n-d fill: element (i_0, ..., i_k) gets sample (block, phase) + sum i_d * index_d,
+ * with index the C-order strides of shape (element i in C order gets sample + i), or, for a
+ * block of a larger tensor, the C-order strides of the whole tensor (last one 1). */
 typedef struct {
     void *data;
     int ndim;                 /* 0 .. FK_MAX_NDIM; 0 means one element */
     const int64_t *shape;
     const int64_t *strides;   /* in bytes, any sign */
+    const int64_t *index_strides; /* in samples, >= 0, the last 1; NULL: C order of shape */
     fk_dtype dtype;
     fk_dist dist;
     fk_params params;

@@ -19,6 +19,7 @@ typedef struct {
     int ndim;                      /* >= 1 after coalescing */
     int64_t shape[FK_MAX_NDIM];
     int64_t strides[FK_MAX_NDIM];  /* bytes */
+    int64_t istrides[FK_MAX_NDIM]; /* sample index */
     size_t itemsize;
     unsigned per_block;
     fk_kernel_fn kernel;
@@ -210,24 +211,29 @@ static void fill_range(const fk_plan *pl, uint64_t begin, uint64_t end)
     int64_t idx[FK_MAX_NDIM];
     uint64_t row = begin / inner, col = begin % inner;
     char *ptr = pl->data;
+    uint64_t sample = 0; /* sample index of the current row's first element */
     for (int d = last - 1; d >= 0; d--) {
         idx[d] = (int64_t)(row % (uint64_t)pl->shape[d]);
         row /= (uint64_t)pl->shape[d];
         ptr += idx[d] * pl->strides[d];
+        sample += (uint64_t)idx[d] * (uint64_t)pl->istrides[d];
     }
     uint64_t i = begin;
     while (i < end) {
         uint64_t n = inner - col;
         if (n > end - i)
             n = end - i;
-        fill_run(pl, ptr + (int64_t)col * pl->strides[last], pl->strides[last], (size_t)n, i);
+        fill_run(pl, ptr + (int64_t)col * pl->strides[last], pl->strides[last], (size_t)n,
+                 sample + col);
         i += n;
         col = 0;
         for (int d = last - 1; d >= 0; d--) { /* odometer over the outer axes */
             ptr += pl->strides[d];
+            sample += (uint64_t)pl->istrides[d];
             if (++idx[d] < pl->shape[d])
                 break;
             ptr -= idx[d] * pl->strides[d];
+            sample -= (uint64_t)idx[d] * (uint64_t)pl->istrides[d];
             idx[d] = 0;
         }
     }
@@ -249,9 +255,12 @@ static void coalesce(fk_plan *pl)
             continue; /* a length-1 axis never moves the pointer */
         pl->shape[out] = pl->shape[d];
         pl->strides[out] = pl->strides[d];
-        if (out > 0 && pl->strides[out - 1] == pl->shape[out] * pl->strides[out]) {
+        pl->istrides[out] = pl->istrides[d];
+        if (out > 0 && pl->strides[out - 1] == pl->shape[out] * pl->strides[out] &&
+            pl->istrides[out - 1] == pl->shape[out] * pl->istrides[out]) {
             pl->shape[out - 1] *= pl->shape[out];
             pl->strides[out - 1] = pl->strides[out];
+            pl->istrides[out - 1] = pl->istrides[out];
             continue;
         }
         out++;
@@ -293,6 +302,16 @@ fk_status fk_fill(const fk_request *req)
         return FK_OK;
     if (req->data == NULL)
         return FK_EINVAL;
+    for (int d = pl.ndim - 1; d >= 0; d--) {
+        if (req->ndim > 0 && req->index_strides != NULL)
+            pl.istrides[d] = req->index_strides[d];
+        else /* C order of the buffer's own shape */
+            pl.istrides[d] = d == pl.ndim - 1 ? 1 : pl.istrides[d + 1] * pl.shape[d + 1];
+        if (pl.istrides[d] < 0)
+            return FK_EINVAL;
+    }
+    if (pl.istrides[pl.ndim - 1] != 1)
+        return FK_EINVAL; /* rows must be runs of consecutive samples */
     coalesce(&pl);
 
     int threads = req->threads; /* the pool caps it */

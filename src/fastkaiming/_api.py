@@ -5,12 +5,12 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import numpy as np
 
-from . import _buffers, _checks, _core, _fans
+from . import _blocks, _buffers, _checks, _core, _fans
 from ._version import __version__
 
 T = TypeVar("T")
@@ -72,24 +72,28 @@ def _fill(
     threads: object,
     dtype: object,
     supported: tuple[str, ...] = _buffers.FLOAT_DTYPES,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
 ) -> T:
     """Validate everything, then make the one call that writes.
 
-    `params(shape, dtype)` checks and returns the distribution parameters; it is not called
-    for a zero-element tensor. `stream` may be a callable, called only once all checks passed.
+    `params(shape, dtype)` checks and returns the distribution parameters (shape: the whole
+    tensor's, for a block); it is not called for a zero-element tensor. `stream` may be a
+    callable, called only once all checks passed.
     """
     target = _buffers.as_target(tensor, dtype, supported)
     array = target.array
+    where = _blocks.layout(array.shape, global_shape, block_start)
     per_block = _core.samples_per_block(dist, target.code)
     key = _checks.seed(seed)
     if not callable(stream):
         stream = _checks.stream(stream)
-    first = _checks.offset(offset, array.size, per_block, target.dtype)
+    first = _checks.offset(offset, where.total, per_block, target.dtype) + where.base
     nthreads = _checks.threads(threads, array.size)
     if array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
         return tensor
-    loc, scale, lo, hi, p_lo, p_span, flip = params(array.shape, target.dtype)
+    loc, scale, lo, hi, p_lo, p_span, flip = params(where.shape, target.dtype)
     limit = _checks.FLOAT_MAX.get(target.dtype)
     if limit is not None and dist != _TRUNC:  # trunc normal bounds are rounded inwards instead
         named = (("mean", loc), ("std", scale)) if dist == _NORMAL else (("a", lo), ("b", hi))
@@ -99,7 +103,7 @@ def _fill(
     stream_id = stream() if callable(stream) else stream
     block, phase = divmod(first, per_block)
     _core.fill(array, target.code, dist, loc, scale, lo, hi, p_lo, p_span, flip,
-               key, stream_id, block, phase, nthreads, _ISA,
+               key, stream_id, block, phase, where.index_strides, nthreads, _ISA,
                threading.current_thread() is threading.main_thread())  # fmt: skip
     return tensor
 
@@ -120,6 +124,8 @@ def normal_(
     seed: int | None = None,
     stream: int = 0,
     offset: int = 0,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
@@ -132,7 +138,8 @@ def normal_(
     m = _checks.real("mean", mean)
     s = _checks.real("std", std, nonnegative=True)
     return _fill(tensor, _NORMAL, lambda shape, name: _normal_params(m, s), seed=seed, stream=stream,
-                 offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+                 offset=offset, threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
 def uniform_(
@@ -143,6 +150,8 @@ def uniform_(
     seed: int | None = None,
     stream: int = 0,
     offset: int = 0,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
@@ -156,7 +165,8 @@ def uniform_(
     if lo > hi:
         raise ValueError(f"uniform_ expects a <= b, got a={lo!r}, b={hi!r}")
     return _fill(tensor, _UNIFORM, lambda shape, name: _uniform_params(lo, hi), seed=seed,
-                 stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+                 stream=stream, offset=offset, threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
 def _phi(x: float) -> float:
@@ -209,6 +219,8 @@ def trunc_normal_(
     seed: int | None = None,
     stream: int = 0,
     offset: int = 0,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
@@ -226,7 +238,8 @@ def trunc_normal_(
     if not lo < hi:
         raise ValueError(f"trunc_normal_ expects a < b, got a={lo!r}, b={hi!r}")
     return _fill(tensor, _TRUNC, lambda shape, name: _trunc_normal_params(m, s, lo, hi, name),
-                 seed=seed, stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+                 seed=seed, stream=stream, offset=offset, threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
 def _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis):  # type: ignore[no-untyped-def]
@@ -259,6 +272,8 @@ def kaiming_normal_(
     fan_out: int | None = None,
     in_axis: int = 1,
     out_axis: int = 0,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
@@ -271,7 +286,8 @@ def kaiming_normal_(
     """
     std = _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis)
     return _fill(tensor, _NORMAL, lambda shape, name: _normal_params(0.0, std(shape)), seed=seed,
-                 stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+                 stream=stream, offset=offset, threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
 def kaiming_uniform_(
@@ -287,6 +303,8 @@ def kaiming_uniform_(
     fan_out: int | None = None,
     in_axis: int = 1,
     out_axis: int = 0,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
@@ -302,11 +320,19 @@ def kaiming_uniform_(
         return _uniform_params(-bound, bound)
 
     return _fill(tensor, _UNIFORM, params, seed=seed, stream=stream, offset=offset,
-                 threads=threads, dtype=dtype)  # fmt: skip
+                 threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
 def random_raw(
-    out: T, *, seed: int, stream: int = 0, offset: int = 0, threads: int | None = None
+    out: T,
+    *,
+    seed: int,
+    stream: int = 0,
+    offset: int = 0,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
+    threads: int | None = None,
 ) -> T:
     """Fill a writable uint32 buffer with raw Philox4x32-10 words; return `out`.
 
@@ -317,7 +343,8 @@ def random_raw(
         raise TypeError("random_raw needs an explicit seed (an int in [0, 2**64))")
     no_params: Params = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, False)
     return _fill(out, _RAW, lambda shape, name: no_params, seed=seed, stream=stream,
-                 offset=offset, threads=threads, dtype=None, supported=("uint32",))  # fmt: skip
+                 offset=offset, threads=threads, dtype=None, supported=("uint32",),
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
 class Generator:

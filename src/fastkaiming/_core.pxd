@@ -51,6 +51,7 @@ cdef extern from "fastkaiming.h" nogil:
         int ndim
         const int64_t *shape
         const int64_t *strides
+        const int64_t *index_strides
         fk_dtype dtype
         fk_dist dist
         fk_params params

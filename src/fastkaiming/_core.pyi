@@ -31,6 +31,7 @@ def fill(
     stream: int,
     block: int,
     phase: int,
+    index_strides: tuple[int, ...] | None,
     threads: int,
     isa: int,
     main_thread: bool,

@@ -49,16 +49,18 @@ cdef int _raise_pending() except -1:
 
 
 def fill(object buf, int dtype, int dist, double loc, double scale, double lo, double hi,
-         double p_lo, double p_span, bint flip, uint64_t seed, uint64_t stream, uint64_t block, uint32_t phase, int threads, int isa,
-         bint main_thread):
+         double p_lo, double p_span, bint flip, uint64_t seed, uint64_t stream, uint64_t block,
+         uint32_t phase, object index_strides, int threads, int isa, bint main_thread):
     """Fill the writable buffer `buf` in place. Arguments are checked by the caller.
 
+    index_strides: None, or per axis the sample-index step (a block of a larger tensor).
     On the main thread the fill polls for signals, so Ctrl-C stops it with KeyboardInterrupt.
     """
     cdef Py_buffer view
     cdef fk_request req
     cdef int64_t shape[FK_MAX_NDIM]
     cdef int64_t strides[FK_MAX_NDIM]
+    cdef int64_t istrides[FK_MAX_NDIM]
     cdef fk_status status
     cdef int d
     PyObject_GetBuffer(buf, &view, PyBUF_STRIDES | PyBUF_WRITABLE)
@@ -68,6 +70,13 @@ def fill(object buf, int dtype, int dist, double loc, double scale, double lo, d
         for d in range(view.ndim):
             shape[d] = view.shape[d]
             strides[d] = view.strides[d]
+        req.index_strides = NULL
+        if index_strides is not None:
+            if len(index_strides) != view.ndim:
+                raise ValueError("index_strides must give one step per axis")
+            for d in range(view.ndim):
+                istrides[d] = index_strides[d]
+            req.index_strides = istrides
         req.data = view.buf
         req.ndim = view.ndim
         req.shape = shape

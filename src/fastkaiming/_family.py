@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TypeVar
 
 from . import _checks, _fans
@@ -45,6 +46,8 @@ def variance_scaling_(
     seed: int | None = None,
     stream: int = 0,
     offset: int = 0,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
@@ -86,7 +89,7 @@ def variance_scaling_(
             return _normal_params(0.0, math.sqrt(variance(shape)))
 
     return _fill(tensor, dist, params, seed=seed, stream=stream, offset=offset, threads=threads,
-                 dtype=dtype)  # fmt: skip
+                 dtype=dtype, global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
 def _named(name: str, scale: float, mode: str, distribution: str, keras: str):  # type: ignore[no-untyped-def]
@@ -100,12 +103,15 @@ def _named(name: str, scale: float, mode: str, distribution: str, keras: str):  
         seed: int | None = None,
         stream: int = 0,
         offset: int = 0,
+        global_shape: Sequence[int] | None = None,
+        block_start: Sequence[int] | None = None,
         threads: int | None = None,
         dtype: object = None,
     ) -> T:
         return variance_scaling_(tensor, scale, mode, distribution, in_axis=in_axis,
                                  out_axis=out_axis, fan_in=fan_in, fan_out=fan_out, seed=seed,
-                                 stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+                                 stream=stream, offset=offset, threads=threads, dtype=dtype,
+                                 global_shape=global_shape, block_start=block_start)  # fmt: skip
 
     fill.__name__ = fill.__qualname__ = name
     fill.__doc__ = (
@@ -148,13 +154,16 @@ def xavier_normal_(
     seed: int | None = None,
     stream: int = 0,
     offset: int = 0,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
     """torch.nn.init.xavier_normal_: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     std = _xavier_std(gain, fan_in, fan_out, in_axis, out_axis)
     return _fill(tensor, _NORMAL, lambda shape, name: _normal_params(0.0, std(shape)), seed=seed,
-                 stream=stream, offset=offset, threads=threads, dtype=dtype)  # fmt: skip
+                 stream=stream, offset=offset, threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
 def xavier_uniform_(
@@ -168,6 +177,8 @@ def xavier_uniform_(
     seed: int | None = None,
     stream: int = 0,
     offset: int = 0,
+    global_shape: Sequence[int] | None = None,
+    block_start: Sequence[int] | None = None,
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
@@ -179,4 +190,4 @@ def xavier_uniform_(
         return _uniform_params(-bound, bound)
 
     return _fill(tensor, _UNIFORM, params, seed=seed, stream=stream, offset=offset, threads=threads,
-                 dtype=dtype)  # fmt: skip
+                 dtype=dtype, global_shape=global_shape, block_start=block_start)  # fmt: skip

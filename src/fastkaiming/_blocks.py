@@ -1,0 +1,53 @@
+"""Blocks of a larger tensor: where a shard's elements sit in the whole tensor's sample stream."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from . import _checks
+
+
+class Layout(NamedTuple):
+    shape: tuple[int, ...]  # the shape fans come from: the whole tensor's
+    index_strides: tuple[int, ...] | None  # per axis, the step in sample index; None: C order
+    base: int  # sample index of the buffer's first element, before `offset`
+    total: int  # elements of the whole tensor: all must fit in the stream
+
+
+def _ints(name: str, values: object) -> tuple[int, ...]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of ints, got {type(values).__name__} {values!r}")
+    return tuple(_checks.integer(name, v) for v in values)  # type: ignore[attr-defined]
+
+
+def layout(shape: tuple[int, ...], global_shape: Sequence[int] | None,
+           block_start: Sequence[int] | None) -> Layout:  # fmt: skip
+    """Check global_shape= and block_start= against the buffer's shape."""
+    if global_shape is None:
+        if block_start is not None:
+            raise ValueError("block_start= needs global_shape= (the shape of the whole tensor)")
+        return Layout(shape, None, 0, math.prod(shape))
+    whole = _ints("global_shape", global_shape)
+    if any(g < 0 for g in whole):
+        raise ValueError(f"global_shape must not have negative dimensions, got {whole}")
+    if len(whole) != len(shape):
+        raise ValueError(
+            f"global_shape has {len(whole)} dimensions but the tensor (the block) has {len(shape)}"
+        )
+    start = (0,) * len(shape) if block_start is None else _ints("block_start", block_start)
+    if len(start) != len(shape):
+        raise ValueError(f"block_start has {len(start)} entries but the tensor has {len(shape)} dimensions")
+    for axis, (s, n, g) in enumerate(zip(start, shape, whole, strict=True)):
+        if s < 0 or s + n > g:
+            raise ValueError(
+                f"the block covers [{s}, {s + n}) on axis {axis}, outside global_shape[{axis}] = {g}"
+            )
+    count = math.prod(whole)
+    if count > 1 << 62:
+        raise ValueError(f"global_shape {whole} has more than 2**62 elements")
+    steps = [1] * len(whole)
+    for axis in range(len(whole) - 2, -1, -1):
+        steps[axis] = steps[axis + 1] * whole[axis + 1]
+    base = sum(s * step for s, step in zip(start, steps, strict=True))
+    return Layout(whole, tuple(steps), base, count)
