@@ -42,6 +42,7 @@ from ._family import (
     xavier_uniform_,
 )
 from ._fans import calculate_gain, compute_fans
+from ._files import init_file, init_safetensors
 from ._version import __version__
 
 __all__ = [
@@ -57,6 +58,8 @@ __all__ = [
     "he_normal_",
     "he_uniform",
     "he_uniform_",
+    "init_file",
+    "init_safetensors",
     "kaiming_normal",
     "kaiming_normal_",
     "kaiming_uniform",

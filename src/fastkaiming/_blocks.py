@@ -1,6 +1,7 @@
 """Blocks of a larger tensor: where a shard's elements sit in the whole tensor's sample stream."""
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -51,3 +52,8 @@ def layout(shape: tuple[int, ...], global_shape: Sequence[int] | None,
         steps[axis] = steps[axis + 1] * whole[axis + 1]
     base = sum(s * step for s, step in zip(start, steps, strict=True))
     return Layout(whole, tuple(steps), base, count)
+
+
+def stream_for(name: str) -> int:
+    """The stream of a named tensor: the first 8 bytes of BLAKE2b(name), little-endian."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")

@@ -149,6 +149,8 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
             )
         array = np.frombuffer(view, dtype=np.uint16 if wanted == "bfloat16" else wanted)
         name = wanted
+    elif array.dtype == np.uint16 and wanted == "bfloat16":
+        name = "bfloat16"  # bfloat16 bits held as uint16
     else:
         name = array.dtype.name
         if name not in supported or not array.dtype.isnative:

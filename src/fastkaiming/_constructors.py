@@ -11,18 +11,25 @@ from . import _api, _family
 from ._buffers import FLOAT_DTYPES
 
 
+def check_shape(shape: object) -> tuple[int, ...]:
+    """An int or a sequence of non-negative ints, as a tuple."""
+    try:
+        dims = (operator.index(shape),) if not hasattr(shape, "__iter__") else tuple(  # type: ignore[arg-type]
+            operator.index(d) for d in shape  # type: ignore[attr-defined]
+        )
+    except TypeError:
+        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"shape must not have negative dimensions, got {dims}")
+    return dims
+
+
 def empty(shape: int | Sequence[int], dtype: object = "float32") -> np.ndarray:
     """An uninitialized array; its pages are first touched by the (parallel) fill.
 
     NumPy asks Linux for transparent huge pages on large allocations; bfloat16 needs ml_dtypes.
     """
-    dims = (shape,) if isinstance(shape, int) else tuple(shape)
-    try:
-        dims = tuple(operator.index(d) for d in dims)
-    except TypeError:
-        raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
-    if any(d < 0 for d in dims):
-        raise ValueError(f"shape must not have negative dimensions, got {dims}")
+    dims = check_shape(shape)
     if dtype == "bfloat16" or getattr(dtype, "__name__", None) == "bfloat16":
         try:
             import ml_dtypes
@@ -43,6 +50,7 @@ def _constructor(fill: Callable[..., Any]) -> Callable[..., np.ndarray]:
         return fill(empty(shape, dtype), *args, **kwargs)  # type: ignore[no-any-return]
 
     make.__name__ = make.__qualname__ = fill.__name__.rstrip("_")
+    make.__wrapped__ = fill  # type: ignore[attr-defined]
     make.__doc__ = (
         f"A new array of `shape` and `dtype` filled by {fill.__name__}(array, *args, **kwargs).\n\n"
         f"{fill.__doc__}"
@@ -64,3 +72,9 @@ lecun_normal = _constructor(_family.lecun_normal_)
 lecun_uniform = _constructor(_family.lecun_uniform_)
 xavier_normal = _constructor(_family.xavier_normal_)
 xavier_uniform = _constructor(_family.xavier_uniform_)
+
+NAMES = (
+    "kaiming_normal", "kaiming_uniform", "normal", "uniform", "trunc_normal", "variance_scaling",
+    "he_normal", "he_uniform", "glorot_normal", "glorot_uniform", "lecun_normal", "lecun_uniform",
+    "xavier_normal", "xavier_uniform",
+)  # fmt: skip

@@ -11,7 +11,6 @@ each parameter on its own stream derived from its qualified name.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import warnings
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 
 from . import _api, _checks, _family
+from ._blocks import stream_for
 from ._fans import calculate_gain, compute_fans
 
 __all__ = [
@@ -102,11 +102,6 @@ def uniform_(tensor: torch.Tensor, a: float = 0.0, b: float = 1.0,
     """torch.nn.init.uniform_, filled by fastkaiming (samples in [a, b])."""
     with torch.no_grad():
         return _api.uniform_(tensor, a, b, seed=_seed(generator, seed), stream=stream)
-
-
-def stream_for(name: str) -> int:
-    """The stream of a parameter: the first 8 bytes of BLAKE2b(qualified name), little-endian."""
-    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 # Layers whose reset_parameters is kaiming_uniform_(weight, a=sqrt(5)) + the fan_in bias rule
