@@ -1,0 +1,59 @@
+"""Lazy, distributed initialization with Dask: ``fastkaiming.dask.kaiming_normal(shape, ...)``.
+
+Each initializer returns a ``dask.array.Array``; every chunk is a block fill (global_shape /
+block_start) run on the worker that computes it, so the result equals the in-memory fill of the
+whole array for any chunking and any number of workers, and never exists whole in one place:
+``.to_zarr(...)`` or ``da.store(...)`` writes arrays larger than any one machine.
+Needs the ``dask`` extra (``pip install 'fastkaiming[dask]'``).
+"""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from dask.base import tokenize
+
+from . import _constructors
+
+__all__ = list(_constructors.NAMES)
+
+
+def _lazy(name: str) -> Callable[..., da.Array]:
+    fill = getattr(_constructors, name).__wrapped__
+
+    def make(shape: int | Sequence[int], chunks: Any = "auto", dtype: object = "float32", *,
+             seed: int | None = None, threads: int = 1, **kwargs: Any) -> da.Array:  # fmt: skip
+        dims = _constructors.check_shape(shape)
+        probe = _constructors.empty((0,) * len(dims), dtype)  # checks dtype (bfloat16: ml_dtypes)
+        key = secrets.randbits(64) if seed is None else seed  # one seed for every worker
+        if all(dims):  # check every argument now, on a one-element block, not on the workers
+            fill(_constructors.empty((1,) * len(dims), dtype), seed=key, threads=1,
+                 global_shape=dims, **kwargs)  # fmt: skip
+        normalized = da.core.normalize_chunks(chunks, dims, dtype=probe.dtype)
+
+        def block(block_info: dict[Any, Any] | None = None) -> np.ndarray:
+            where = block_info[None]["array-location"]  # type: ignore[index]
+            out = _constructors.empty(tuple(b - a for a, b in where), dtype)
+            if out.size:
+                fill(out, seed=key, threads=threads, global_shape=dims,
+                     block_start=[a for a, _ in where], **kwargs)  # fmt: skip
+            return out
+
+        token = tokenize(name, dims, normalized, str(probe.dtype), key, threads, sorted(kwargs.items()))
+        return da.map_blocks(block, chunks=normalized, dtype=probe.dtype, meta=probe,
+                             name=f"fastkaiming-{name}-{token}")  # fmt: skip
+
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = (
+        f"A lazy dask array of `shape` filled chunk by chunk like fastkaiming.{name}(shape, ...);"
+        f" the same values as the in-memory fill for any `chunks`.\n\n{fill.__doc__}"
+    )
+    return make
+
+
+for _name in _constructors.NAMES:
+    globals()[_name] = _lazy(_name)
+del _name
