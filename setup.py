@@ -1,4 +1,9 @@
-"""Declares the extension; all metadata lives in pyproject.toml."""
+"""Declares the extension; all metadata lives in pyproject.toml.
+
+FASTKAIMING_SANITIZE=address,undefined (or thread) builds the extension with those sanitizers,
+for the test suite under them (see .ci/run); never for a release.
+"""
+import os
 import sys
 
 from Cython.Build import cythonize
@@ -20,6 +25,13 @@ else:
     # Baseline ISA flags only; -ffp-contract=off keeps every fused multiply-add explicit.
     compile_args = ["-std=c11", "-O2", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
     link_args = ["-pthread"]
+    sanitize = os.environ.get("FASTKAIMING_SANITIZE", "").strip()
+    if sanitize:
+        flags = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g"]
+        if "undefined" in sanitize:
+            flags.append("-fno-sanitize-recover=undefined")  # undefined behaviour is fatal
+        compile_args += flags
+        link_args += flags
 
 extensions = [
     Extension(
