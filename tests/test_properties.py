@@ -5,10 +5,10 @@ array, pieces at matching offsets equal the whole, and no byte outside the view 
 """
 import numpy as np
 import pytest
-import reference as ref
 
 import fastkaiming as fk
 import fastkaiming._api as api
+import reference as ref
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
