@@ -96,3 +96,34 @@ def test_more_threads_than_chunks_or_cores():
     a = fk.normal_(np.empty(300_000, np.float32), seed=1, threads=64)
     b = fk.normal_(np.empty(300_000, np.float32), seed=1, threads=1)
     np.testing.assert_array_equal(a, b)
+
+
+def test_stress_many_callers_for_a_bounded_time():
+    """8 Python threads fill shared and separate buffers for about 2 s; every value checked."""
+    sizes = [1000, 300_000, 1 << 20]
+    expected = {n: fk.normal_(np.empty(n, np.float32), seed=n, threads=1) for n in sizes}
+    shared = {n: np.empty(n, np.float32) for n in sizes}
+    deadline = time.monotonic() + 2.0
+    errors, fills = [], [0]
+
+    def work(k):
+        rng = np.random.default_rng(k)
+        while time.monotonic() < deadline:
+            n = sizes[rng.integers(len(sizes))]
+            threads = int(rng.integers(1, 4))
+            if rng.random() < 0.5:
+                out = fk.normal_(np.empty(n, np.float32), seed=n, threads=threads)
+                if not np.array_equal(out, expected[n]):
+                    errors.append(f"thread {k}: wrong values for n={n}")
+            else:
+                fk.normal_(shared[n], seed=n, threads=threads)  # all writers write the same values
+            fills[0] += 1
+
+    workers = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == [] and fills[0] > 8
+    for n in sizes:
+        np.testing.assert_array_equal(shared[n], expected[n])
