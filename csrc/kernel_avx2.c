@@ -67,6 +67,14 @@ typedef __m256d fk_vd;
 #define vd_unpacklo _mm256_unpacklo_pd
 #define vd_unpackhi _mm256_unpackhi_pd
 #define vd_storeu _mm256_storeu_pd
+#define vd_neg(a) _mm256_xor_pd((a), _mm256_set1_pd(-0.0))
+#define vd_abs(a) _mm256_andnot_pd(_mm256_set1_pd(-0.0), (a))
+#define vd_lt(a, b) _mm256_castpd_si256(_mm256_cmp_pd((a), (b), _CMP_LT_OQ))
+#define vd_le(a, b) _mm256_castpd_si256(_mm256_cmp_pd((a), (b), _CMP_LE_OQ))
+#define vl_widen_lo(a) _mm256_cvtepu32_epi64(_mm256_castsi256_si128(a))
+#define vl_widen_hi(a) _mm256_cvtepu32_epi64(_mm256_extracti128_si256((a), 1))
+/* two double vectors -> one float vector, lanes in order; each rounded to nearest */
+#define vf_from_vd2(lo, hi) _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo))
 
 static inline fk_vi vi_mulhilo(fk_vi a, fk_vi m, fk_vi *lo)
 {

@@ -68,6 +68,14 @@ typedef __m512d fk_vd;
 #define vd_unpackhi _mm512_unpackhi_pd
 #define vd_storeu _mm512_storeu_pd
 #define vd_from_u53 _mm512_cvtepu64_pd /* exact below 2^53 */
+#define vd_neg(a) _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a), _mm512_set1_epi64((long long)0x8000000000000000ull)))
+#define vd_abs(a) _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a), _mm512_set1_epi64(0x7fffffffffffffffll)))
+#define vd_lt(a, b) _mm512_movm_epi64(_mm512_cmp_pd_mask((a), (b), _CMP_LT_OQ))
+#define vd_le(a, b) _mm512_movm_epi64(_mm512_cmp_pd_mask((a), (b), _CMP_LE_OQ))
+#define vl_widen_lo(a) _mm512_cvtepu32_epi64(_mm512_castsi512_si256(a))
+#define vl_widen_hi(a) _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64((a), 1))
+/* two double vectors -> one float vector, lanes in order; each rounded to nearest */
+#define vf_from_vd2(lo, hi) _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1)
 
 /* 32 x 32 -> 64-bit products of every lane: high halves returned, low halves in *lo.
  * even/odd hold the 64-bit products of the even/odd lanes; a masked pair swap picks halves. */

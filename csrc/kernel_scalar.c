@@ -98,7 +98,7 @@ static inline void run_f64(double *out, size_t n, const fk_position *pos, const 
     }
 }
 
-/* Truncated normal, for every table: the same scalar code on every path. */
+/* Truncated normal: the reference the SIMD kernels reproduce. */
 static inline void run_trunc(void *out, size_t n, const fk_position *pos, const fk_params *p,
                              fk_dtype dtype)
 {

@@ -332,7 +332,7 @@ FK_INLINE void simd_run(char *out, size_t n, size_t itemsize, unsigned per_block
     const size_t group = (size_t)per_block * FK_W;
     uint64_t block = pos->block;
     size_t skip = pos->phase;
-    double tmp[2 * FK_W]; /* one group of any dtype */
+    double tmp[4 * FK_W]; /* one group of any dtype: at most 4W samples of 8 bytes */
     while (n > 0) {
         if (skip == 0 && n >= FK_G * group) {
             gen(out, block, FK_G, ctx);
@@ -438,6 +438,96 @@ FK_INLINE void run_f64(void *out, size_t n, const fk_position *pos, const fk_par
     simd_run(out, n, 8, 2, pos, gen_f64_any, &c);
 }
 
+/* ---- truncated normal ------------------------------------------------------------------- */
+
+FK_INLINE fk_vd horner8_v(const double c[8], fk_vd x)
+{
+    fk_vd v = vd_set1(c[7]);
+    for (int i = 6; i >= 0; i--)
+        v = vd_fma(v, x, vd_set1(c[i]));
+    return v;
+}
+
+/* fk_ndtri lane by lane: every branch computed, each lane keeps its own (same operations). */
+FK_INLINE fk_vd ndtri_v(fk_vd p)
+{
+    const fk_vd half = vd_set1(0.5);
+    fk_vd q = vd_sub(p, half);
+    fk_vd r1 = vd_fma(vd_neg(q), q, vd_set1(0.180625));
+    fk_vd central = vd_div(vd_mul(q, horner8_v(fk_as241_a, r1)), horner8_v(fk_as241_b, r1));
+    fk_vl q_negative = vd_lt(q, vd_set1(0.0));
+    fk_vd t = vd_select_nonzero(q_negative, p, vd_sub(vd_set1(1.0), p));
+    fk_vd r = vd_sqrt(vd_neg(log_f64_v(t)));
+    fk_vd r_mid = vd_sub(r, vd_set1(1.6));
+    fk_vd r_far = vd_sub(r, vd_set1(FK_AS241_SPLIT2));
+    fk_vd mid = vd_div(horner8_v(fk_as241_c, r_mid), horner8_v(fk_as241_d, r_mid));
+    fk_vd far = vd_div(horner8_v(fk_as241_e, r_far), horner8_v(fk_as241_f, r_far));
+    fk_vd tail = vd_select_nonzero(vd_le(r, vd_set1(FK_AS241_SPLIT2)), mid, far);
+    tail = vd_select_nonzero(q_negative, vd_neg(tail), tail);
+    return vd_select_nonzero(vd_le(vd_abs(q), vd_set1(FK_AS241_SPLIT1)), central, tail);
+}
+
+typedef struct {
+    fk_keys k;
+    fk_vd p_lo, p_span, mean, std, lo, hi;
+    fk_vf lo32, hi32;
+    int flip, dtype;
+} fk_ctx_trunc;
+
+/* One group: 4W samples, one word each, as fk_trunc_normal_f64 and run_trunc. */
+FK_INLINE void gen_trunc_any(void *out, uint64_t block, int G, const void *ctx_)
+{
+    const fk_ctx_trunc *c = ctx_;
+    fk_vi x[FK_G][4];
+    philox_groups(x, G, block, &c->k);
+    for (int g = 0; g < G; g++) {
+        vi_transpose4(x[g]); /* memory order: word n is sample n */
+        for (int j = 0; j < 4; j++) {
+            fk_vd z[2];
+            for (int h = 0; h < 2; h++) {
+                fk_vl w = h ? vl_widen_hi(x[g][j]) : vl_widen_lo(x[g][j]);
+                fk_vd v = vd_mul(vd_from_u53(vl_add(vl_add(w, w), vl_set1(1))), vd_set1(0x1p-33));
+                fk_vd p = vd_min(vd_fma(c->p_span, v, c->p_lo), vd_set1(0x1.fffffffffffffp-1));
+                fk_vd n = ndtri_v(p);
+                z[h] = vd_fma(c->std, c->flip ? vd_neg(n) : n, c->mean);
+            }
+            size_t at = (size_t)(g * 4 + j) * FK_W;
+            if (c->dtype == FK_DTYPE_FLOAT64) {
+                for (int h = 0; h < 2; h++)
+                    vd_storeu((double *)out + at + (size_t)h * (FK_W / 2),
+                              vd_min(c->hi, vd_max(c->lo, z[h])));
+                continue;
+            }
+            fk_vf x32 = vf_min(c->hi32, vf_max(c->lo32, vf_from_vd2(z[0], z[1])));
+            if (c->dtype == FK_DTYPE_FLOAT32)
+                vi_storeu((float *)out + at, vf_bits(x32));
+            else if (c->dtype == FK_DTYPE_FLOAT16)
+                vf_store_f16((uint16_t *)out + at, x32);
+            else
+                vi_store_low16((uint16_t *)out + at, bf16_bits_v(vf_bits(x32)));
+        }
+    }
+}
+
+FK_INLINE void run_trunc_simd(void *out, size_t n, const fk_position *pos, const fk_params *p,
+                              fk_dtype dtype)
+{
+    fk_ctx_trunc c;
+    keys_init(&c.k, pos);
+    c.p_lo = vd_set1(p->p_lo);
+    c.p_span = vd_set1(p->p_span);
+    c.mean = vd_set1(p->loc);
+    c.std = vd_set1(p->scale);
+    c.lo = vd_set1(p->lo);
+    c.hi = vd_set1(p->hi);
+    c.lo32 = vf_set1((float)p->lo);
+    c.hi32 = vf_set1((float)p->hi);
+    c.flip = p->flip;
+    c.dtype = dtype;
+    size_t itemsize = dtype == FK_DTYPE_FLOAT64 ? 8 : dtype == FK_DTYPE_FLOAT32 ? 4 : 2;
+    simd_run(out, n, itemsize, 4, pos, gen_trunc_any, &c);
+}
+
 /* The table entries of one instruction set; PREFIX names its kernels. */
 #define FK_SIMD_TABLE(name)                                                                      \
     static void name##_raw(void *o, size_t n, const fk_position *s, const fk_params *p)          \
@@ -453,10 +543,14 @@ FK_INLINE void run_f64(void *out, size_t n, const fk_position *pos, const fk_par
     static void name##_nf64(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f64(o, n, s, p, 1); }    \
     static void name##_ubf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 0, 2); } \
     static void name##_nbf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_f32(o, n, s, p, 1, 2); } \
+    static void name##_tf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_trunc_simd(o, n, s, p, FK_DTYPE_FLOAT16); } \
+    static void name##_tf32(void *o, size_t n, const fk_position *s, const fk_params *p) { run_trunc_simd(o, n, s, p, FK_DTYPE_FLOAT32); } \
+    static void name##_tf64(void *o, size_t n, const fk_position *s, const fk_params *p) { run_trunc_simd(o, n, s, p, FK_DTYPE_FLOAT64); } \
+    static void name##_tbf16(void *o, size_t n, const fk_position *s, const fk_params *p) { run_trunc_simd(o, n, s, p, FK_DTYPE_BFLOAT16); } \
     const fk_kernel_table fk_kernels_##name = {                                                  \
         name##_raw,  name##_uf16, name##_uf32, name##_uf64, name##_ubf16,                       \
         name##_nf16, name##_nf32, name##_nf64, name##_nbf16,                                    \
-        fk_trunc_f16, fk_trunc_f32, fk_trunc_f64, fk_trunc_bf16,                                \
+        name##_tf16, name##_tf32, name##_tf64, name##_tbf16,                                    \
     }
 
 #endif /* FK_KERNEL_SIMD_H */

@@ -27,7 +27,7 @@ typedef struct {
 
 extern const fk_kernel_table fk_kernels_scalar;
 
-/* Truncated normal: one scalar kernel per dtype, shared by every table (see kernel_scalar.c). */
+/* Truncated normal, scalar reference (kernel_scalar.c); the SIMD tables have their own. */
 void fk_trunc_f16(void *out, size_t n, const fk_position *pos, const fk_params *p);
 void fk_trunc_f32(void *out, size_t n, const fk_position *pos, const fk_params *p);
 void fk_trunc_f64(void *out, size_t n, const fk_position *pos, const fk_params *p);

@@ -42,6 +42,21 @@ def test_all_paths_bit_identical(dtype, fill, monkeypatch):
                 np.testing.assert_array_equal(bits(values), bits(ref), err_msg=f"{name} n={n} offset={offset}")
 
 
+@pytest.mark.parametrize("fill", FILLS)
+def test_bfloat16_bit_identical(fill, monkeypatch):
+    def run(n, offset):
+        raw = bytearray(2 * n)
+        FILLS[fill](raw, seed=5, offset=offset, dtype="bfloat16")
+        return np.frombuffer(raw, np.uint16)
+
+    for offset in (0, 3, CARRY + 1):
+        for n in (1, 63, 257, 4099):
+            got = on_every_path(lambda n=n, o=offset: run(n, o), monkeypatch)
+            ref = got.pop("scalar")
+            for name, values in got.items():
+                np.testing.assert_array_equal(values, ref, err_msg=f"{name} n={n} offset={offset}")
+
+
 def test_raw_words_bit_identical(monkeypatch):
     for offset in (0, 1, 2, 3, 5, CARRY, CARRY + 1):
         got = on_every_path(lambda o=offset: fk.random_raw(np.empty(1031, np.uint32), seed=3, offset=o), monkeypatch)
