@@ -20,9 +20,10 @@ each parameter on its own stream derived from its qualified name.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ import torch
 
 from . import _api, _checks, _family
 from ._blocks import stream_for
-from ._fans import calculate_gain, compute_fans
+from ._fans import calculate_gain, compute_fans, kaiming_std
 
 __all__ = [
     "calculate_gain",
@@ -270,67 +271,85 @@ def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
 # ---------------------------------------------------------------------------------------------
 # init_module_: one rule per torch.nn layer class, applied to exactly that class.
 #
-# A rule maps a module to ((parameter name, fill), ...); a fill is (kind, argument):
+# A rule maps a module to {parameter name: fill}; a fill is (kind, argument):
 #   ("const", v)           every element v (torch's own in-place ops)
 #   ("uniform", bound)     U(-bound, bound)
 #   ("normal", std)        N(0, std^2)
-#   ("kaiming_uniform", a) kaiming_uniform_(a=a), fans as torch computes them
 #   ("xavier_uniform", 1) / ("xavier_normal", 1)
 #   ("embedding", idx)     N(0, 1), then row idx (padding_idx) zero if idx is not None
+# Rules return shared dicts where they can: init_module_ costs little per parameter.
 
 Fill = tuple[str, Any]
-Rule = Callable[[Any], Iterable[tuple[str, Fill]]]
+Rule = Callable[[Any], dict[str, Fill]]
 
 _ONE: Fill = ("const", 1.0)
 _ZERO: Fill = ("const", 0.0)
-_SQRT5 = math.sqrt(5)
+_XAVIER: Fill = ("xavier_uniform", 1.0)
+# kaiming_uniform_(a=sqrt(5)): bound = sqrt(3) * gain / sqrt(fan_in), as fastkaiming's own
+_LINEAR_GAIN = calculate_gain("leaky_relu", math.sqrt(5))
 
 
-def _linear(m: Any) -> Iterable[tuple[str, Fill]]:
-    # Linear, _ConvNd: kaiming_uniform_(a=sqrt(5)); bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-    out: list[tuple[str, Fill]] = [("weight", ("kaiming_uniform", _SQRT5))]
-    if m.bias is not None:
-        fan_in = compute_fans(m.weight.shape)[0]
-        out.append(("bias", ("uniform", 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0)))
-    return out
+@functools.lru_cache(maxsize=1024)
+def _linear_fills(fan_in: int, bias: bool, zero_bias: bool) -> dict[str, Fill]:
+    """Linear and _ConvNd: weight kaiming_uniform_(a=sqrt(5)), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    if fan_in == 0:  # the weight has no elements; torch's bias bound is 0
+        return {"weight": ("uniform", 0.0), "bias": ("uniform", 0.0)}
+    weight: Fill = ("uniform", math.sqrt(3.0) * kaiming_std(_LINEAR_GAIN, float(fan_in)))
+    if not bias:
+        return {"weight": weight}
+    return {"weight": weight, "bias": _ZERO if zero_bias else ("uniform", 1 / math.sqrt(fan_in))}
 
 
-def _out_proj(m: Any) -> Iterable[tuple[str, Fill]]:
+def _fan_in(weight: torch.Tensor) -> int:
+    shape = weight.shape
+    return shape[1] if len(shape) == 2 else compute_fans(shape)[0]
+
+
+def _linear(m: Any) -> dict[str, Fill]:
+    own = m._parameters  # not m.weight: Module.__getattr__ costs more than the rest of the rule
+    return _linear_fills(_fan_in(own["weight"]), own.get("bias") is not None, False)
+
+
+def _out_proj(m: Any) -> dict[str, Fill]:
     # MultiheadAttention.out_proj: Linear's weight; _reset_parameters zeroes its bias
-    return (("weight", ("kaiming_uniform", _SQRT5)), ("bias", _ZERO))
+    own = m._parameters
+    return _linear_fills(_fan_in(own["weight"]), own.get("bias") is not None, True)
 
 
-def _bilinear(m: Any) -> Iterable[tuple[str, Fill]]:
-    bound = 1 / math.sqrt(m.weight.size(1))
-    return (("weight", ("uniform", bound)), ("bias", ("uniform", bound)))
+def _bilinear(m: Any) -> dict[str, Fill]:
+    bound: Fill = ("uniform", 1 / math.sqrt(m.weight.size(1)))
+    return {"weight": bound, "bias": bound}
 
 
-def _embedding(m: Any) -> Iterable[tuple[str, Fill]]:
-    return (("weight", ("embedding", m.padding_idx)),)
+def _embedding(m: Any) -> dict[str, Fill]:
+    return {"weight": ("embedding", m.padding_idx)}
 
 
-def _affine_norm(m: Any) -> Iterable[tuple[str, Fill]]:
+_AFFINE = {"weight": _ONE, "bias": _ZERO}
+
+
+def _affine_norm(m: Any) -> dict[str, Fill]:
     # LayerNorm, GroupNorm, RMSNorm, and the affine part of _NormBase: ones_(weight), zeros_(bias)
-    return (("weight", _ONE), ("bias", _ZERO))
+    return _AFFINE
 
 
-def _prelu(m: Any) -> Iterable[tuple[str, Fill]]:
-    return (("weight", ("const", m.init)),)
+def _prelu(m: Any) -> dict[str, Fill]:
+    return {"weight": ("const", m.init)}
 
 
-def _rnn(m: Any) -> Iterable[tuple[str, Fill]]:
+def _rnn(m: Any) -> dict[str, Fill]:
     # RNNBase, RNNCellBase: every parameter U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))
     bound: Fill = ("uniform", 1.0 / math.sqrt(m.hidden_size) if m.hidden_size > 0 else 0.0)
-    return [(name, bound) for name in m._parameters]
+    return dict.fromkeys(m._parameters, bound)
 
 
-_XAVIER: Fill = ("xavier_uniform", 1.0)
+_ATTENTION = {"in_proj_weight": _XAVIER, "q_proj_weight": _XAVIER, "k_proj_weight": _XAVIER,
+              "v_proj_weight": _XAVIER, "in_proj_bias": _ZERO, "bias_k": ("xavier_normal", 1.0),
+              "bias_v": ("xavier_normal", 1.0)}  # fmt: skip
 
 
-def _attention(m: Any) -> Iterable[tuple[str, Fill]]:
-    return (("in_proj_weight", _XAVIER), ("q_proj_weight", _XAVIER), ("k_proj_weight", _XAVIER),
-            ("v_proj_weight", _XAVIER), ("in_proj_bias", _ZERO),
-            ("bias_k", ("xavier_normal", 1.0)), ("bias_v", ("xavier_normal", 1.0)))  # fmt: skip
+def _attention(m: Any) -> dict[str, Fill]:
+    return _ATTENTION
 
 
 _nn = torch.nn
@@ -352,7 +371,7 @@ _RULES: dict[type, Rule] = {
 # Their reset_parameters also calls reset_running_stats(): running_mean 0, running_var 1, count 0
 _RUNNING_STATS = frozenset((_nn.BatchNorm1d, _nn.BatchNorm2d, _nn.BatchNorm3d, _nn.SyncBatchNorm,
                             _nn.InstanceNorm1d, _nn.InstanceNorm2d, _nn.InstanceNorm3d))  # fmt: skip
-_RANDOM = ("uniform", "normal", "kaiming_uniform", "xavier_uniform", "xavier_normal", "embedding")
+_NO_RULE: dict[str, Fill] = {}
 _FLOATS = frozenset((torch.float16, torch.bfloat16, torch.float32, torch.float64))
 
 
@@ -360,8 +379,6 @@ def _fill_random(p: torch.Tensor, fill: Fill, seed: int, stream: int, threads: i
     kind, arg = fill
     if kind == "uniform":
         _api.uniform_(p, -arg, arg, seed=seed, stream=stream, threads=threads)
-    elif kind == "kaiming_uniform":
-        _api.kaiming_uniform_(p, a=arg, seed=seed, stream=stream, threads=threads)
     elif kind == "xavier_uniform":
         _family.xavier_uniform_(p, arg, seed=seed, stream=stream, threads=threads)
     elif kind == "xavier_normal":
@@ -373,27 +390,43 @@ def _fill_random(p: torch.Tensor, fill: Fill, seed: int, stream: int, threads: i
 
 
 def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
-    """Each list set to its value: one foreach call per value where torch has them."""
-    foreach = hasattr(torch, "_foreach_zero_") and hasattr(torch, "_foreach_add_")
+    """Each list set to its value with torch's in-place ops, which bump the version counters.
+
+    On the CPU, torch._foreach_zero_ and _foreach_copy_ (from one source per shape and dtype)
+    cost about 1 us a tensor against 4 us for fill_; torch's other foreach ops (add_, mul_)
+    are slower than fill_ there. Elsewhere, or without foreach ops: fill_.
+    """
+    foreach = hasattr(torch, "_foreach_zero_") and hasattr(torch, "_foreach_copy_")
     for value, group in tensors.items():
-        if not foreach:
-            for t in group:
-                t.fill_(value)
+        cpu = [t for t in group if t.is_cpu] if foreach else []
+        for t in group if not cpu else [t for t in group if not t.is_cpu]:
+            t.fill_(value)
+        if not cpu:
             continue
-        torch._foreach_zero_(group)
-        if value != 0:
-            torch._foreach_add_(group, value)
+        if value == 0:
+            torch._foreach_zero_(cpu)
+            continue
+        sources: dict[tuple[torch.Size, torch.dtype], torch.Tensor] = {}
+        copies = []
+        for t in cpu:
+            key = (t.shape, t.dtype)
+            source = sources.get(key)
+            if source is None:
+                source = sources[key] = torch.full(key[0], value, dtype=key[1])
+            copies.append(source)
+        torch._foreach_copy_(cpu, copies)
 
 
-def _where(kind: str, name: str, t: torch.Tensor) -> str | None:
-    """Why `t` cannot be written in place, or None."""
-    if isinstance(t, _nn.parameter.UninitializedTensorMixin):
+_UNINITIALIZED = _nn.parameter.UninitializedTensorMixin
+
+
+def _unwritable(kind: str, name: str, t: torch.Tensor) -> str:
+    """Why `t` (uninitialized or on the meta device) cannot be filled."""
+    if isinstance(t, _UNINITIALIZED):
         return (f"{kind} '{name}' is uninitialized (a lazy module); run a forward pass (or "
                 "initialize_parameters) first so that its shape is known")  # fmt: skip
-    if t.is_meta:
-        return (f"{kind} '{name}' is on the meta device (no memory); call "
-                "module.to_empty(device=...) first, then init_module_")  # fmt: skip
-    return None
+    return (f"{kind} '{name}' is on the meta device (no memory); call "
+            "module.to_empty(device=...) first, then init_module_")  # fmt: skip
 
 
 def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
@@ -465,19 +498,19 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
             for bname, value in (("running_mean", 0.0), ("running_var", 1.0), ("num_batches_tracked", 0)):
                 b = m._buffers.get(bname)
                 if b is not None:
-                    if (why := _where("buffer", f"{mname}.{bname}" if mname else bname, b)) is not None:
-                        problems.append(why)
+                    if b.is_meta or isinstance(b, _UNINITIALIZED):
+                        problems.append(_unwritable("buffer", f"{mname}.{bname}" if mname else bname, b))
                     constants.setdefault(value, []).append(b)
         if not own:
             continue
-        claimed = dict(rule(m)) if rule is not None else {}
+        claimed = rule(m) if rule is not None else _NO_RULE
         for pname, p in own.items():
             if p is None or id(p) in seen:
                 continue
             seen.add(id(p))
             qual = f"{mname}.{pname}" if mname else pname
-            if (why := _where("parameter", qual, p)) is not None:
-                problems.append(why)
+            if p.is_meta or isinstance(p, _UNINITIALIZED):
+                problems.append(_unwritable("parameter", qual, p))
                 continue
             fill = _XAVIER if id(p) in xavier else claimed.get(pname)
             if fill is None:
@@ -491,7 +524,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))  # fmt: skip
 
     for p, _, qual in random:
-        if p.dtype not in _FLOATS or p.device.type != "cpu":
+        if p.dtype not in _FLOATS or not p.is_cpu:
             raise TypeError(f"init_module_ fills '{qual}' at random, which needs a CPU float16, "
                             f"bfloat16, float32 or float64 tensor; got {p.dtype} on {p.device}")  # fmt: skip
 
