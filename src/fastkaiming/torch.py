@@ -274,7 +274,6 @@ def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
 # A rule maps a module to {parameter name: fill}; a fill is (kind, argument):
 #   ("const", v)           every element v (torch's own in-place ops)
 #   ("uniform", bound)     U(-bound, bound)
-#   ("normal", std)        N(0, std^2)
 #   ("xavier_uniform", 1) / ("xavier_normal", 1)
 #   ("embedding", idx)     N(0, 1), then row idx (padding_idx) zero if idx is not None
 # Rules return shared dicts where they can: init_module_ costs little per parameter.
@@ -417,7 +416,7 @@ def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
         torch._foreach_copy_(cpu, copies)
 
 
-_UNINITIALIZED = _nn.parameter.UninitializedTensorMixin
+_UNINITIALIZED = _nn.parameter.UninitializedTensorMixin  # type: ignore[attr-defined]
 
 
 def _unwritable(kind: str, name: str, t: torch.Tensor) -> str:
