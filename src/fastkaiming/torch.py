@@ -391,29 +391,22 @@ def _fill_random(p: torch.Tensor, fill: Fill, seed: int, stream: int, threads: i
 def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
     """Each list set to its value with torch's in-place ops, which bump the version counters.
 
-    On the CPU, torch._foreach_zero_ and _foreach_copy_ (from one source per shape and dtype)
-    cost about 1 us a tensor against 4 us for fill_; torch's other foreach ops (add_, mul_)
-    are slower than fill_ there. Elsewhere, or without foreach ops: fill_.
+    torch._foreach_zero_, and _foreach_copy_ from a 0-d tensor of the value in the target's
+    dtype (broadcast), cost about 1-2 us a tensor on the CPU against 4-5 us for fill_ from
+    Python; torch's other foreach ops (add_, mul_) are slower than fill_ there.
     """
-    foreach = hasattr(torch, "_foreach_zero_") and hasattr(torch, "_foreach_copy_")
     for value, group in tensors.items():
-        cpu = [t for t in group if t.is_cpu] if foreach else []
-        for t in group if not cpu else [t for t in group if not t.is_cpu]:
-            t.fill_(value)
-        if not cpu:
-            continue
         if value == 0:
-            torch._foreach_zero_(cpu)
+            torch._foreach_zero_(group)
             continue
-        sources: dict[tuple[torch.Size, torch.dtype], torch.Tensor] = {}
+        sources: dict[torch.dtype, torch.Tensor] = {}
         copies = []
-        for t in cpu:
-            key = (t.shape, t.dtype)
-            source = sources.get(key)
+        for t in group:
+            source = sources.get(t.dtype)
             if source is None:
-                source = sources[key] = torch.full(key[0], value, dtype=key[1])
+                source = sources[t.dtype] = torch.full((), value, dtype=t.dtype)
             copies.append(source)
-        torch._foreach_copy_(cpu, copies)
+        torch._foreach_copy_(group, copies)
 
 
 _UNINITIALIZED = _nn.parameter.UninitializedTensorMixin  # type: ignore[attr-defined]
@@ -504,20 +497,21 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
             continue
         claimed = rule(m) if rule is not None else _NO_RULE
         for pname, p in own.items():
-            if p is None or id(p) in seen:
+            if p is None:
                 continue
-            seen.add(id(p))
-            qual = f"{mname}.{pname}" if mname else pname
+            pid = id(p)
+            if pid in seen:
+                continue
+            seen.add(pid)
+            fill = _XAVIER if xavier and pid in xavier else claimed.get(pname)
             if p.is_meta or isinstance(p, _UNINITIALIZED):
-                problems.append(_unwritable("parameter", qual, p))
-                continue
-            fill = _XAVIER if id(p) in xavier else claimed.get(pname)
-            if fill is None:
-                strangers.setdefault(mname, (m, []))[1].append(qual)
+                problems.append(_unwritable("parameter", f"{mname}.{pname}" if mname else pname, p))
+            elif fill is None:
+                strangers.setdefault(mname, (m, []))[1].append(f"{mname}.{pname}" if mname else pname)
             elif fill[0] == "const":
                 constants.setdefault(fill[1], []).append(p)
             else:
-                random.append((p, fill, qual))
+                random.append((p, fill, f"{mname}.{pname}" if mname else pname))
     if problems:
         raise ValueError(f"init_module_ cannot initialize this module: {problems[0]}"
                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))  # fmt: skip
