@@ -431,3 +431,15 @@ def test_constant_fills_bump_the_version_counter():
     v = ln.weight._version
     fki.init_module_(ln, seed=0)
     assert ln.weight._version > v
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_constants_equal_torch_s_reset_in_every_dtype(dtype):
+    ours = nn.Sequential(nn.PReLU(5, init=0.1, dtype=dtype), nn.LayerNorm((2, 3), dtype=dtype),
+                         nn.BatchNorm1d(4, dtype=dtype))  # fmt: skip
+    theirs = nn.Sequential(nn.PReLU(5, init=0.1, dtype=dtype), nn.LayerNorm((2, 3), dtype=dtype),
+                           nn.BatchNorm1d(4, dtype=dtype))  # fmt: skip
+    _nan(ours)
+    fki.init_module_(ours, seed=0)
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True):
+        assert a.dtype == b.dtype and torch.equal(a, b)
