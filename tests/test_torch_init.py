@@ -2,6 +2,7 @@
 import inspect
 import math
 
+import numpy as np
 import pytest
 
 import fastkaiming as fk
@@ -11,9 +12,17 @@ fki = pytest.importorskip("fastkaiming.torch")
 
 DROP_INS = ["kaiming_normal_", "kaiming_uniform_", "xavier_normal_", "xavier_uniform_", "trunc_normal_",
             "normal_", "uniform_"]  # fmt: skip
+EVERY = DROP_INS + ["orthogonal_", "sparse_", "constant_", "zeros_", "ones_", "eye_", "dirac_"]
 
 
-@pytest.mark.parametrize("name", DROP_INS)
+def test_every_torch_init_function_is_here():
+    public = {n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")
+              and inspect.isfunction(getattr(torch.nn.init, n))}  # fmt: skip
+    assert public == set(EVERY)
+    assert set(EVERY) | {"calculate_gain"} <= set(fki.__all__)
+
+
+@pytest.mark.parametrize("name", EVERY)
 def test_signature_is_torch_s(name):
     ours = inspect.signature(getattr(fki, name)).parameters
     theirs = inspect.signature(getattr(torch.nn.init, name)).parameters
@@ -114,13 +123,128 @@ def test_init_module_is_independent_of_order_and_of_who_fills_what():
 
 
 def test_init_module_unknown_layers():
-    m = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Bilinear(4, 4, 2))
+    class Gate(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.g = torch.nn.Parameter(torch.ones(4))
+
+        def reset_parameters(self):
+            torch.nn.init.constant_(self.g, 0.5)
+
+    m = torch.nn.Sequential(torch.nn.Linear(4, 4), Gate())
     before = m[0].weight.detach().clone()
-    with pytest.raises(TypeError, match=r"^init_module_ does not know how to initialize Bilinear; pass unknown='skip'"):
+    with pytest.raises(TypeError, match=r"^init_module_ has no rule for Gate \(parameters: 1\.g\); pass unknown='skip'"):
         fki.init_module_(m, seed=0)
     assert torch.equal(m[0].weight, before)  # nothing written
-    bil = m[1].weight.detach().clone()
-    fki.init_module_(m, seed=0, unknown="skip")
-    assert torch.equal(m[1].weight, bil) and not torch.equal(m[0].weight, before)
+    with pytest.warns(UserWarning, match=r"skipped 1 parameters it has no rule for: 1\.g$"):
+        fki.init_module_(m, seed=0, unknown="skip")
+    assert torch.equal(m[1].g, torch.ones(4)) and not torch.equal(m[0].weight, before)
     fki.init_module_(m, seed=0, unknown="reset")
-    assert not torch.equal(m[1].weight, bil)
+    assert torch.equal(m[1].g, torch.full((4,), 0.5))
+
+
+# ---- constant_, zeros_, ones_, eye_, dirac_: torch's behaviour --------------------------
+
+
+@pytest.mark.parametrize("name, args, shape", [
+    ("constant_", (0.3,), (3, 5)), ("zeros_", (), (4, 2, 3)), ("ones_", (), (7,)),
+    ("eye_", (), (3, 5)), ("eye_", (), (6, 2)),
+    ("dirac_", (), (3, 16, 5)), ("dirac_", (), (16, 3, 5, 5)), ("dirac_", (3,), (6, 4, 3, 3)),
+    ("dirac_", (2,), (8, 2, 3, 3, 3)), ("dirac_", (4,), (4, 5, 2, 2)),
+])  # fmt: skip
+def test_deterministic_drop_ins_equal_torch_s(name, args, shape):
+    ours = torch.nn.Parameter(torch.full(shape, float("nan")))
+    theirs = torch.full(shape, float("nan"))
+    v = ours._version
+    assert getattr(fki, name)(ours, *args) is ours
+    getattr(torch.nn.init, name)(theirs, *args)
+    assert torch.equal(ours.detach(), theirs) and ours.requires_grad and ours._version > v
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: fki.eye_(torch.empty(2, 2, 2)), "Only tensors with 2 dimensions are supported"),
+    (lambda: fki.dirac_(torch.empty(2, 2)), r"Only tensors with 3, 4, or 5 dimensions are supported"),
+    (lambda: fki.dirac_(torch.empty(5, 2, 3), groups=2), "dim 0 must be divisible by groups"),
+    (lambda: fki.orthogonal_(torch.empty(4)), "Only tensors with 2 or more dimensions are supported"),
+    (lambda: fki.orthogonal_(torch.empty(4, 4), gain="1"), r"gain must be a real number, got str '1'"),
+    (lambda: fki.sparse_(torch.empty(4, 4, 4), 0.5), "Only tensors with 2 dimensions are supported"),
+    (lambda: fki.sparse_(torch.empty(4, 4), 1.5), r"sparsity must be in \[0, 1\] .* got 1\.5"),
+    (lambda: fki.sparse_(torch.empty(4, 4), 0.5, std=-1.0, seed=0), r"std must be >= 0, got -1\.0"),
+    (lambda: fki.sparse_(torch.empty(4, 4), 0.5, generator=torch.Generator(), seed=0), "either generator= or seed="),
+])  # fmt: skip
+def test_drop_in_errors(call, match):
+    with pytest.raises(ValueError if "real number" not in match else TypeError, match=match):
+        call()
+
+
+# ---- orthogonal_ and sparse_: torch's algorithms on fastkaiming's normal fill ------------
+
+
+@pytest.mark.parametrize("shape", [(16, 8), (8, 16), (6, 3, 2, 2), (5, 5)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_orthogonal_is_orthogonal_and_a_function_of_the_seed(shape, dtype):
+    t = fki.orthogonal_(torch.empty(shape, dtype=dtype), gain=2.0, seed=9, stream=4)
+    flat = t.reshape(shape[0], -1).double() / 2
+    small = min(flat.shape)
+    gram = flat @ flat.T if flat.shape[0] == small else flat.T @ flat
+    assert torch.allclose(gram, torch.eye(small, dtype=torch.float64), atol=1e-5)
+    assert torch.equal(t, fki.orthogonal_(torch.empty(shape, dtype=dtype), gain=2.0, seed=9, stream=4))
+    assert not torch.equal(t, fki.orthogonal_(torch.empty(shape, dtype=dtype), gain=2.0, seed=9, stream=5))
+    # sign-corrected QR is Gram-Schmidt: the first column (of the tall orientation) is the
+    # normalized first column of the fastkaiming normal matrix, whatever the LAPACK
+    a = fk.normal_(np.empty(flat.shape, np.float64 if dtype == torch.float64 else np.float32), seed=9, stream=4)
+    a = torch.from_numpy(a).double()
+    tall, first = (flat, a) if flat.shape[0] >= flat.shape[1] else (flat.T, a.T)
+    assert torch.allclose(tall[:, 0], first[:, 0] / first[:, 0].norm(), atol=1e-5)
+
+
+def test_orthogonal_draws_its_seed_from_torch_generators():
+    torch.manual_seed(1)
+    a = fki.orthogonal_(torch.empty(4, 6))
+    torch.manual_seed(1)
+    assert torch.equal(a, fki.orthogonal_(torch.empty(4, 6)))
+
+
+@pytest.mark.parametrize("rows, cols, sparsity", [(10, 6, 0.3), (64, 200, 0.1), (7, 3, 0.0), (5, 4, 1.0)])
+def test_sparse_zeros_per_column_and_values_from_the_normal_fill(rows, cols, sparsity):
+    t = fki.sparse_(torch.empty(rows, cols), sparsity, std=0.5, seed=3, stream=2)
+    zeros = math.ceil(sparsity * rows)
+    assert torch.equal((t == 0).sum(0), torch.full((cols,), zeros))
+    normal = fk.normal_(torch.empty(rows, cols), 0.0, 0.5, seed=3, stream=2)
+    assert torch.equal(t[t != 0], normal[t != 0])
+    assert torch.equal(t, fki.sparse_(torch.empty(rows, cols), sparsity, std=0.5, seed=3, stream=2))
+
+
+def test_sparse_zero_positions_are_uniform_and_seeded():
+    rows, cols = 20, 5000
+    t = fki.sparse_(torch.empty(rows, cols), 0.25, seed=11)
+    per_row = (t == 0).sum(1).double()  # each row is zeroed in a quarter of the columns
+    expected, sd = cols * 0.25, math.sqrt(cols * 0.25 * 0.75)
+    assert (per_row - expected).abs().max() < 5 * sd
+    other = fki.sparse_(torch.empty(rows, cols), 0.25, seed=12)
+    assert not torch.equal(t == 0, other == 0)
+
+
+# ---- meta tensors: no-ops, as torch's ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name, args", [
+    ("kaiming_normal_", ()), ("kaiming_uniform_", ()), ("xavier_normal_", ()), ("xavier_uniform_", ()),
+    ("trunc_normal_", ()), ("normal_", ()), ("uniform_", ()), ("orthogonal_", ()), ("sparse_", (0.5,)),
+    ("constant_", (1.0,)), ("zeros_", ()), ("ones_", ()), ("eye_", ()), ("dirac_", ()),
+])  # fmt: skip
+def test_drop_ins_are_no_ops_on_meta_tensors(name, args):
+    t = torch.empty(4, 4, 3, device="meta") if name == "dirac_" else torch.empty(4, 6, device="meta")
+    state = torch.get_rng_state()
+    assert getattr(fki, name)(t, *args) is t
+    assert torch.equal(torch.get_rng_state(), state)  # no seed drawn
+    if name in DROP_INS:
+        with pytest.raises(ValueError, match="either generator= or seed="):
+            getattr(fki, name)(t, *args, generator=torch.Generator(), seed=1)
+
+
+def test_meta_tensors_keep_torch_s_argument_checks():
+    with pytest.raises(ValueError, match="Mode fan_sideways not supported"):
+        fki.kaiming_normal_(torch.empty(3, 3, device="meta"), mode="fan_sideways")
+    with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
+        fki.eye_(torch.empty(3, device="meta"))

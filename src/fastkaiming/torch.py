@@ -1,38 +1,59 @@
 """A drop-in for ``torch.nn.init``: ``from fastkaiming import torch as init``.
 
-Same names, signatures and semantics as torch.nn.init for kaiming_normal_, kaiming_uniform_,
-xavier_normal_, xavier_uniform_, trunc_normal_, normal_, uniform_ (and calculate_gain), filled
-by fastkaiming in place under ``torch.no_grad()``. The randomness comes from a fastkaiming seed:
-``seed=`` if given, else drawn from ``generator`` (or torch's default generator), so
-``torch.manual_seed(0)`` makes runs reproducible as it does for torch.nn.init.
+Every function of torch.nn.init, with the same names, signatures and semantics:
+
+- kaiming_normal_, kaiming_uniform_, xavier_normal_, xavier_uniform_, trunc_normal_, normal_,
+  uniform_ are filled by fastkaiming in place under ``torch.no_grad()``;
+- orthogonal_ and sparse_ follow torch's algorithms on fastkaiming's normal fill (the QR of a
+  fastkaiming normal matrix; the zeroed rows chosen from fastkaiming words), so their result is a
+  function of the seed;
+- constant_, zeros_, ones_, eye_, dirac_ need no randomness and behave exactly as torch's;
+- calculate_gain is torch's formula.
+
+The randomness comes from a fastkaiming seed: ``seed=`` if given, else drawn from ``generator``
+(or torch's default generator), so ``torch.manual_seed(0)`` makes runs reproducible as it does
+for torch.nn.init. On a meta tensor every function is a no-op that returns the tensor, as
+torch's are (arguments are still checked as torch checks them; no seed is drawn).
 
 ``init_module_`` re-initializes a whole model the way each layer's ``reset_parameters`` would,
 each parameter on its own stream derived from its qualified name.
 """
 from __future__ import annotations
 
+import functools
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from . import _api, _checks, _family
 from ._blocks import stream_for
-from ._fans import calculate_gain, compute_fans
+from ._fans import calculate_gain, compute_fans, kaiming_std
 
 __all__ = [
     "calculate_gain",
+    "constant_",
+    "dirac_",
+    "eye_",
     "init_module_",
     "kaiming_normal_",
     "kaiming_uniform_",
     "normal_",
+    "ones_",
+    "orthogonal_",
+    "sparse_",
     "stream_for",
     "trunc_normal_",
     "uniform_",
     "xavier_normal_",
     "xavier_uniform_",
+    "zeros_",
 ]
+
+_init = torch.nn.init
 
 
 def _seed(generator: torch.Generator | None, seed: int | None) -> int:
@@ -45,10 +66,25 @@ def _seed(generator: torch.Generator | None, seed: int | None) -> int:
     return int(draw.item())
 
 
+def _is_meta(tensor: object) -> bool:
+    return getattr(tensor, "is_meta", False) is True
+
+
+def _on_meta(torch_init: Callable[..., torch.Tensor], tensor: torch.Tensor, generator: object,
+             seed: object, *args: object) -> torch.Tensor:  # fmt: skip
+    """torch's own init on a meta tensor: its checks, then nothing (no data, no seed drawn)."""
+    if seed is not None and generator is not None:
+        raise ValueError("pass either generator= or seed=, not both")
+    torch_init(tensor, *args)
+    return tensor
+
+
 def kaiming_normal_(tensor: torch.Tensor, a: float = 0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu", generator: torch.Generator | None = None,
                     *, seed: int | None = None, stream: int = 0) -> torch.Tensor:  # fmt: skip
     """torch.nn.init.kaiming_normal_, filled by fastkaiming."""
+    if _is_meta(tensor):
+        return _on_meta(_init.kaiming_normal_, tensor, generator, seed, a, mode, nonlinearity)
     with torch.no_grad():
         return _api.kaiming_normal_(tensor, a, mode, nonlinearity, seed=_seed(generator, seed),
                                     stream=stream)  # fmt: skip
@@ -58,6 +94,8 @@ def kaiming_uniform_(tensor: torch.Tensor, a: float = 0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu", generator: torch.Generator | None = None,
                      *, seed: int | None = None, stream: int = 0) -> torch.Tensor:  # fmt: skip
     """torch.nn.init.kaiming_uniform_, filled by fastkaiming."""
+    if _is_meta(tensor):
+        return _on_meta(_init.kaiming_uniform_, tensor, generator, seed, a, mode, nonlinearity)
     with torch.no_grad():
         return _api.kaiming_uniform_(tensor, a, mode, nonlinearity, seed=_seed(generator, seed),
                                      stream=stream)  # fmt: skip
@@ -67,6 +105,8 @@ def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0,
                    generator: torch.Generator | None = None, *, seed: int | None = None,
                    stream: int = 0) -> torch.Tensor:  # fmt: skip
     """torch.nn.init.xavier_normal_, filled by fastkaiming."""
+    if _is_meta(tensor):
+        return _on_meta(_init.xavier_normal_, tensor, generator, seed, gain)
     with torch.no_grad():
         return _family.xavier_normal_(tensor, gain, seed=_seed(generator, seed), stream=stream)
 
@@ -75,6 +115,8 @@ def xavier_uniform_(tensor: torch.Tensor, gain: float = 1.0,
                     generator: torch.Generator | None = None, *, seed: int | None = None,
                     stream: int = 0) -> torch.Tensor:  # fmt: skip
     """torch.nn.init.xavier_uniform_, filled by fastkaiming."""
+    if _is_meta(tensor):
+        return _on_meta(_init.xavier_uniform_, tensor, generator, seed, gain)
     with torch.no_grad():
         return _family.xavier_uniform_(tensor, gain, seed=_seed(generator, seed), stream=stream)
 
@@ -84,6 +126,8 @@ def trunc_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: 
                   seed: int | None = None, stream: int = 0) -> torch.Tensor:  # fmt: skip
     """torch.nn.init.trunc_normal_ (absolute bounds), by inverse CDF: correct in float16 and
     bfloat16 too, and never outside [a, b]."""
+    if _is_meta(tensor):
+        return _on_meta(_init.trunc_normal_, tensor, generator, seed, mean, std, a, b)
     with torch.no_grad():
         return _api.trunc_normal_(tensor, mean, std, a, b, seed=_seed(generator, seed), stream=stream)
 
@@ -92,6 +136,8 @@ def normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0,
             generator: torch.Generator | None = None, *, seed: int | None = None,
             stream: int = 0) -> torch.Tensor:  # fmt: skip
     """torch.nn.init.normal_, filled by fastkaiming."""
+    if _is_meta(tensor):
+        return _on_meta(_init.normal_, tensor, generator, seed, mean, std)
     with torch.no_grad():
         return _api.normal_(tensor, mean, std, seed=_seed(generator, seed), stream=stream)
 
@@ -100,83 +146,429 @@ def uniform_(tensor: torch.Tensor, a: float = 0.0, b: float = 1.0,
              generator: torch.Generator | None = None, *, seed: int | None = None,
              stream: int = 0) -> torch.Tensor:  # fmt: skip
     """torch.nn.init.uniform_, filled by fastkaiming (samples in [a, b])."""
+    if _is_meta(tensor):
+        return _on_meta(_init.uniform_, tensor, generator, seed, a, b)
     with torch.no_grad():
         return _api.uniform_(tensor, a, b, seed=_seed(generator, seed), stream=stream)
 
 
-# Layers whose reset_parameters is kaiming_uniform_(weight, a=sqrt(5)) + the fan_in bias rule
-_WEIGHT_BIAS = (torch.nn.Linear, torch.nn.modules.conv._ConvNd)
-_NORMS = (
-    torch.nn.modules.batchnorm._NormBase,
-    torch.nn.LayerNorm,
-    torch.nn.GroupNorm,
-    torch.nn.RMSNorm,
-)
+def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
+    """torch.nn.init.constant_: every element set to `val` (torch's own fill)."""
+    return _init.constant_(tensor, val)
 
 
-def _reset(module: torch.nn.Module, prefix: str, seed: int, threads: int | None) -> bool:
-    """Re-initialize the parameters `module` owns as its reset_parameters would; False if
-    the module type is not known here."""
-    def name(p: str) -> str:
-        return f"{prefix}.{p}" if prefix else p
+def ones_(tensor: torch.Tensor) -> torch.Tensor:
+    """torch.nn.init.ones_ (torch's own fill)."""
+    return _init.ones_(tensor)
 
-    params = dict(module.named_parameters(recurse=False))
-    if isinstance(module, _WEIGHT_BIAS):
-        weight = params["weight"]
-        # torch: kaiming_uniform_(weight, a=sqrt(5)); bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-        _api.kaiming_uniform_(weight, a=math.sqrt(5), seed=seed, stream=stream_for(name("weight")),
-                              threads=threads)  # fmt: skip
-        if params.get("bias") is not None:
-            fan_in = compute_fans(tuple(weight.shape))[0]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            _api.uniform_(params["bias"], -bound, bound, seed=seed, stream=stream_for(name("bias")),
-                          threads=threads)  # fmt: skip
-        return True
-    if isinstance(module, _NORMS):
-        for p in ("weight", "bias"):
-            if params.get(p) is not None:
-                params[p].fill_(1.0 if p == "weight" else 0.0)
-        return True
-    if isinstance(module, torch.nn.Embedding):
-        _api.normal_(params["weight"], seed=seed, stream=stream_for(name("weight")), threads=threads)
-        if module.padding_idx is not None:
-            params["weight"][module.padding_idx].fill_(0)
-        return True
-    return False
+
+def zeros_(tensor: torch.Tensor) -> torch.Tensor:
+    """torch.nn.init.zeros_ (torch's own fill)."""
+    return _init.zeros_(tensor)
+
+
+def eye_(tensor: torch.Tensor) -> torch.Tensor:
+    """torch.nn.init.eye_: the identity matrix in a 2-D tensor (torch's own)."""
+    return _init.eye_(tensor)
+
+
+def dirac_(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """torch.nn.init.dirac_: the Dirac delta in a {3, 4, 5}-D convolution weight, each group of
+    output channels preserving the identity of as many input channels as it can.
+
+    torch's checks and values; the ones are written in one indexed store, not one per channel.
+    """
+    dimensions = tensor.ndimension()
+    if dimensions not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tensor.size()
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    if tensor.is_meta:
+        return tensor
+    per_group = sizes[0] // groups
+    d = torch.arange(min(per_group, sizes[1]))
+    out = (torch.arange(groups)[:, None] * per_group + d).reshape(-1)
+    centre = tuple(torch.full_like(out, s // 2) for s in sizes[2:])
+    with torch.no_grad():
+        tensor.zero_()
+        tensor[(out, d.repeat(groups), *centre)] = 1
+    return tensor
+
+
+def _float_scratch(tensor: torch.Tensor) -> np.dtype[Any]:
+    """The dtype random matrices are drawn and factored in: float64 for float64, else float32."""
+    return np.dtype(np.float64 if tensor.dtype == torch.float64 else np.float32)
+
+
+def orthogonal_(tensor: torch.Tensor, gain: float = 1, generator: torch.Generator | None = None,
+                *, seed: int | None = None, stream: int = 0) -> torch.Tensor:  # fmt: skip
+    """torch.nn.init.orthogonal_ (Saxe et al. 2013) on a fastkaiming normal matrix.
+
+    torch's algorithm: a (rows, numel / rows) matrix of N(0, 1) samples (fastkaiming's
+    ``normal_(seed, stream)``, in float64 for a float64 tensor, else float32), transposed when
+    it is wide, factored by ``torch.linalg.qr``; Q's columns multiplied by the signs of R's
+    diagonal (Mezzadri 2007, so Q is Haar-distributed), transposed back, copied in and
+    multiplied by `gain`. Trailing dimensions are flattened.
+    """
+    if tensor.ndimension() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    g = _checks.real("gain", gain)
+    if tensor.numel() == 0 or tensor.is_meta:
+        if seed is not None and generator is not None:
+            raise ValueError("pass either generator= or seed=, not both")
+        return tensor
+    rows = tensor.size(0)
+    cols = tensor.numel() // rows
+    flattened = torch.from_numpy(_api.normal_(np.empty((rows, cols), _float_scratch(tensor)),
+                                              seed=_seed(generator, seed), stream=stream))  # fmt: skip
+    if rows < cols:
+        flattened = flattened.t()
+    q, r = torch.linalg.qr(flattened)
+    q *= torch.diag(r, 0).sign()
+    if rows < cols:
+        q = q.t()
+    with torch.no_grad():
+        tensor.copy_(q.reshape(tensor.shape))
+        tensor.mul_(g)
+    return tensor
+
+
+def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
+            generator: torch.Generator | None = None, *, seed: int | None = None,
+            stream: int = 0) -> torch.Tensor:  # fmt: skip
+    """torch.nn.init.sparse_ (Martens 2010): N(0, std^2) with ceil(sparsity * rows) zeros in
+    every column of a 2-D tensor.
+
+    The values are fastkaiming's ``normal_(tensor, 0, std, seed, stream)``; in column c the
+    zeroed rows are the ceil(sparsity * rows) with the smallest 32-bit words
+    ``random_raw(stream=stream_for(f"sparse_/{stream}"))[c * rows + r]`` (ties: the lower row),
+    a uniformly random subset as torch's ``randperm`` gives, and a function of the seed.
+    """
+    if tensor.ndimension() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    s = _checks.real("sparsity", sparsity)
+    if not 0 <= s <= 1:
+        raise ValueError(f"sparsity must be in [0, 1] (the fraction of each column set to zero), got {s!r}")
+    if tensor.is_meta:
+        if seed is not None and generator is not None:
+            raise ValueError("pass either generator= or seed=, not both")
+        return tensor
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(s * rows)
+    key = _seed(generator, seed)
+    with torch.no_grad():
+        _api.normal_(tensor, 0.0, std, seed=key, stream=stream)
+        if num_zeros and cols:
+            words = _api.random_raw(np.empty((cols, rows), np.uint32), seed=key,
+                                    stream=stream_for(f"sparse_/{_checks.stream(stream)}"))  # fmt: skip
+            zero_rows = np.argsort(words, axis=1, kind="stable")[:, :num_zeros]
+            columns = np.broadcast_to(np.arange(cols)[:, None], zero_rows.shape)
+            tensor[torch.from_numpy(zero_rows.reshape(-1)), torch.from_numpy(columns.reshape(-1))] = 0
+    return tensor
+
+
+# ---------------------------------------------------------------------------------------------
+# init_module_: one rule per torch.nn layer class, applied to exactly that class.
+#
+# A rule maps a module to {parameter name: fill}; a fill is (kind, argument):
+#   ("const", v)           every element v (torch's own in-place ops)
+#   ("uniform", bound)     U(-bound, bound)
+#   ("xavier_uniform", 1) / ("xavier_normal", 1)
+#   ("embedding", idx)     N(0, 1), then row idx (padding_idx) zero if idx is not None
+# Rules return shared dicts where they can: init_module_ costs little per parameter.
+
+Fill = tuple[str, Any]
+Rule = Callable[[Any], dict[str, Fill]]
+
+_ONE: Fill = ("const", 1.0)
+_ZERO: Fill = ("const", 0.0)
+_XAVIER: Fill = ("xavier_uniform", 1.0)
+# kaiming_uniform_(a=sqrt(5)): bound = sqrt(3) * gain / sqrt(fan_in), as fastkaiming's own
+_LINEAR_GAIN = calculate_gain("leaky_relu", math.sqrt(5))
+
+
+@functools.lru_cache(maxsize=1024)
+def _linear_fills(fan_in: int, bias: bool, zero_bias: bool) -> dict[str, Fill]:
+    """Linear and _ConvNd: weight kaiming_uniform_(a=sqrt(5)), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    if fan_in == 0:  # the weight has no elements; torch's bias bound is 0
+        return {"weight": ("uniform", 0.0), "bias": ("uniform", 0.0)}
+    weight: Fill = ("uniform", math.sqrt(3.0) * kaiming_std(_LINEAR_GAIN, float(fan_in)))
+    if not bias:
+        return {"weight": weight}
+    return {"weight": weight, "bias": _ZERO if zero_bias else ("uniform", 1 / math.sqrt(fan_in))}
+
+
+def _fan_in(weight: torch.Tensor) -> int:
+    shape = weight.shape
+    return shape[1] if len(shape) == 2 else compute_fans(shape)[0]
+
+
+def _linear(m: Any) -> dict[str, Fill]:
+    own = m._parameters  # not m.weight: Module.__getattr__ costs more than the rest of the rule
+    return _linear_fills(_fan_in(own["weight"]), own.get("bias") is not None, False)
+
+
+def _out_proj(m: Any) -> dict[str, Fill]:
+    # MultiheadAttention.out_proj: Linear's weight; _reset_parameters zeroes its bias
+    own = m._parameters
+    return _linear_fills(_fan_in(own["weight"]), own.get("bias") is not None, True)
+
+
+def _bilinear(m: Any) -> dict[str, Fill]:
+    bound: Fill = ("uniform", 1 / math.sqrt(m.weight.size(1)))
+    return {"weight": bound, "bias": bound}
+
+
+def _embedding(m: Any) -> dict[str, Fill]:
+    return {"weight": ("embedding", m.padding_idx)}
+
+
+_AFFINE = {"weight": _ONE, "bias": _ZERO}
+
+
+def _affine_norm(m: Any) -> dict[str, Fill]:
+    # LayerNorm, GroupNorm, RMSNorm, and the affine part of _NormBase: ones_(weight), zeros_(bias)
+    return _AFFINE
+
+
+def _prelu(m: Any) -> dict[str, Fill]:
+    return {"weight": ("const", m.init)}
+
+
+def _rnn(m: Any) -> dict[str, Fill]:
+    # RNNBase, RNNCellBase: every parameter U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))
+    bound: Fill = ("uniform", 1.0 / math.sqrt(m.hidden_size) if m.hidden_size > 0 else 0.0)
+    return dict.fromkeys(m._parameters, bound)
+
+
+_ATTENTION = {"in_proj_weight": _XAVIER, "q_proj_weight": _XAVIER, "k_proj_weight": _XAVIER,
+              "v_proj_weight": _XAVIER, "in_proj_bias": _ZERO, "bias_k": ("xavier_normal", 1.0),
+              "bias_v": ("xavier_normal", 1.0)}  # fmt: skip
+
+
+def _attention(m: Any) -> dict[str, Fill]:
+    return _ATTENTION
+
+
+_nn = torch.nn
+_RULES: dict[type, Rule] = {
+    **dict.fromkeys((_nn.Linear, _nn.Conv1d, _nn.Conv2d, _nn.Conv3d, _nn.ConvTranspose1d,
+                     _nn.ConvTranspose2d, _nn.ConvTranspose3d), _linear),  # fmt: skip
+    _nn.modules.linear.NonDynamicallyQuantizableLinear: _out_proj,
+    _nn.Bilinear: _bilinear,
+    _nn.Embedding: _embedding,
+    _nn.EmbeddingBag: _embedding,
+    **dict.fromkeys((_nn.BatchNorm1d, _nn.BatchNorm2d, _nn.BatchNorm3d, _nn.SyncBatchNorm,
+                     _nn.InstanceNorm1d, _nn.InstanceNorm2d, _nn.InstanceNorm3d, _nn.LayerNorm,
+                     _nn.GroupNorm, _nn.RMSNorm), _affine_norm),  # fmt: skip
+    _nn.PReLU: _prelu,
+    **dict.fromkeys((_nn.RNNBase, _nn.RNN, _nn.LSTM, _nn.GRU, _nn.RNNCellBase, _nn.RNNCell,
+                     _nn.LSTMCell, _nn.GRUCell), _rnn),  # fmt: skip
+    _nn.MultiheadAttention: _attention,
+}
+# Their reset_parameters also calls reset_running_stats(): running_mean 0, running_var 1, count 0
+_RUNNING_STATS = frozenset((_nn.BatchNorm1d, _nn.BatchNorm2d, _nn.BatchNorm3d, _nn.SyncBatchNorm,
+                            _nn.InstanceNorm1d, _nn.InstanceNorm2d, _nn.InstanceNorm3d))  # fmt: skip
+_NO_RULE: dict[str, Fill] = {}
+_FLOATS = frozenset((torch.float16, torch.bfloat16, torch.float32, torch.float64))
+
+
+def _fill_random(p: torch.Tensor, fill: Fill, seed: int, stream: int, threads: int | None) -> None:
+    kind, arg = fill
+    if kind == "uniform":
+        _api.uniform_(p, -arg, arg, seed=seed, stream=stream, threads=threads)
+    elif kind == "xavier_uniform":
+        _family.xavier_uniform_(p, arg, seed=seed, stream=stream, threads=threads)
+    elif kind == "xavier_normal":
+        _family.xavier_normal_(p, arg, seed=seed, stream=stream, threads=threads)
+    else:  # embedding: N(0, 1), padding row zero
+        _api.normal_(p, seed=seed, stream=stream, threads=threads)
+        if arg is not None:
+            p[arg].fill_(0)
+
+
+def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
+    """Each list set to its value with torch's in-place ops, which bump the version counters.
+
+    torch._foreach_zero_, and _foreach_copy_ from a 0-d tensor of the value in the target's
+    dtype (broadcast), cost about 1-2 us a tensor on the CPU against 4-5 us for fill_ from
+    Python; torch's other foreach ops (add_, mul_) are slower than fill_ there.
+    """
+    for value, group in tensors.items():
+        if value == 0:
+            torch._foreach_zero_(group)
+            continue
+        sources: dict[torch.dtype, torch.Tensor] = {}
+        copies = []
+        for t in group:
+            source = sources.get(t.dtype)
+            if source is None:
+                source = sources[t.dtype] = torch.full((), value, dtype=t.dtype)
+            copies.append(source)
+        torch._foreach_copy_(group, copies)
+
+
+_UNINITIALIZED = _nn.parameter.UninitializedTensorMixin  # type: ignore[attr-defined]
+
+
+def _unwritable(kind: str, name: str, t: torch.Tensor) -> str:
+    """Why `t` (uninitialized or on the meta device) cannot be filled."""
+    if isinstance(t, _UNINITIALIZED):
+        return (f"{kind} '{name}' is uninitialized (a lazy module); run a forward pass (or "
+                "initialize_parameters) first so that its shape is known")  # fmt: skip
+    return (f"{kind} '{name}' is on the meta device (no memory); call "
+            "module.to_empty(device=...) first, then init_module_")  # fmt: skip
 
 
 def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
                  unknown: str = "error", threads: int | None = None) -> torch.nn.Module:  # fmt: skip
     """Re-initialize every parameter of `module` in place, as its layers' reset_parameters
-    would, each parameter on the stream ``stream_for(qualified name)``.
+    would, each random parameter on the stream ``stream_for(qualified name)``.
 
     The values depend only on (seed, qualified name, shape, dtype): not on parameter order,
     and not on who fills what. ``init_module_(model.blocks[3], seed=s, prefix="blocks.3")``
-    gives block 3 exactly the values a whole-model call gives it.
+    gives block 3 exactly the values a whole-model call gives it (except inside nn.Transformer,
+    whose rule is the whole model's, below).
 
-    Known: Linear, Conv*/ConvTranspose* (kaiming_uniform_(a=sqrt(5)), bias
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in))); BatchNorm*/InstanceNorm*/LayerNorm/GroupNorm/RMSNorm
-    (ones, zeros); Embedding (N(0, 1), padding row zero). Modules of other types that own
-    parameters: ``unknown="error"`` raises TypeError (nothing is written), ``"skip"`` leaves
-    them, ``"reset"`` calls their reset_parameters() (torch's generator, not this contract).
+    Rules apply to exactly these classes (``type(m) is X``; a subclass is unknown), each as its
+    reset in torch 2.13:
+
+    - Linear, Conv1/2/3d, ConvTranspose1/2/3d: weight kaiming_uniform_(a=sqrt(5)) (fans as
+      torch's: ConvTranspose weights are (in, out/groups, *k), fan_in = size(1) * kernel), bias
+      U(-1/sqrt(fan_in), 1/sqrt(fan_in)); Bilinear: weight and bias U(-1/sqrt(in1), 1/sqrt(in1));
+    - Embedding, EmbeddingBag: N(0, 1), the padding_idx row zero;
+    - BatchNorm1/2/3d, SyncBatchNorm, InstanceNorm1/2/3d: weight 1, bias 0, and their running
+      statistics reset (running_mean 0, running_var 1, num_batches_tracked 0); LayerNorm,
+      GroupNorm, RMSNorm: weight 1, bias 0; PReLU: its ``init`` value;
+    - RNN, LSTM, GRU, their *Cell (and RNNBase, RNNCellBase): every parameter
+      U(-1/sqrt(hidden), 1/sqrt(hidden));
+    - MultiheadAttention: xavier_uniform_ in_proj_weight (or q/k/v_proj_weight), in_proj_bias 0,
+      xavier_normal_ bias_k and bias_v; its out_proj (NonDynamicallyQuantizableLinear): weight
+      as Linear's, bias 0;
+    - Transformer: as its own _reset_parameters does after building its layers, every parameter
+      under it with more than one dimension gets xavier_uniform_ (Linear weights, in_proj_weight,
+      out_proj.weight, custom encoder/decoder included); its 1-D parameters follow their layers'
+      rules. TransformerEncoder/DecoderLayer outside a Transformer have no rule of their own:
+      their layers' rules apply, as when they are built.
+
+    A parameter shared by several modules (tied weights) is filled once, by the rule of its
+    first owner in ``named_modules()`` order, on the stream of its first qualified name.
+
+    Every other parameter (a module of another class, a subclass, a parameter registered on a
+    container or added to a known layer) is unknown: ``unknown="error"`` raises TypeError
+    naming them (nothing is written), ``"skip"`` leaves them and warns with their names,
+    ``"reset"`` calls their module's own reset_parameters() or _reset_parameters() (torch's
+    generator, not this contract; before the rules run) and warns with those it cannot reset.
+
+    Errors before anything is written: a parameter or buffer on the meta device (call
+    ``module.to_empty(device=...)`` first), an uninitialized lazy parameter, a parameter to be
+    filled at random that is not a CPU float16/bfloat16/float32/float64 tensor.
     """
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str (the module's qualified name), got {type(prefix).__name__}")
     _checks.choice("unknown", unknown, ("error", "skip", "reset"))
-    modules = [(f"{prefix}.{n}" if prefix and n else prefix or n, m) for n, m in module.named_modules()]
-    owners = [(n, m) for n, m in modules if any(True for _ in m.parameters(recurse=False))]
-    if unknown == "error":
-        strangers = sorted({type(m).__name__ for n, m in owners
-                            if not isinstance(m, (*_WEIGHT_BIAS, *_NORMS, torch.nn.Embedding))})  # fmt: skip
-        if strangers:
+    key = _checks.seed(seed)
+    if threads is not None:
+        _checks.threads(threads)
+
+    seen: set[int] = set()
+    random: list[tuple[torch.Tensor, Fill, str]] = []  # (parameter, fill, qualified name)
+    constants: dict[float, list[torch.Tensor]] = {}
+    strangers: dict[str, tuple[torch.nn.Module, list[str]]] = {}  # module name -> unclaimed
+    xavier: set[int] = set()  # under an nn.Transformer, more than one dimension
+    problems: list[str] = []
+    for mname, m in module.named_modules(prefix=prefix):
+        own = m._parameters
+        kind = type(m)
+        if kind is _nn.Transformer:  # its _reset_parameters: xavier_uniform_ on every p.dim() > 1
+            xavier.update(id(p) for p in m.parameters() if p.dim() > 1)
+        rule = _RULES.get(kind)
+        if kind in _RUNNING_STATS and m.track_running_stats:
+            for bname, value in (("running_mean", 0.0), ("running_var", 1.0), ("num_batches_tracked", 0)):
+                b = m._buffers.get(bname)
+                if b is not None:
+                    if b.is_meta or isinstance(b, _UNINITIALIZED):
+                        problems.append(_unwritable("buffer", f"{mname}.{bname}" if mname else bname, b))
+                    constants.setdefault(value, []).append(b)
+        if not own:
+            continue
+        claimed = rule(m) if rule is not None else _NO_RULE
+        for pname, p in own.items():
+            if p is None:
+                continue
+            pid = id(p)
+            if pid in seen:
+                continue
+            seen.add(pid)
+            fill = _XAVIER if xavier and pid in xavier else claimed.get(pname)
+            if p.is_meta or isinstance(p, _UNINITIALIZED):
+                problems.append(_unwritable("parameter", f"{mname}.{pname}" if mname else pname, p))
+            elif fill is None:
+                strangers.setdefault(mname, (m, []))[1].append(f"{mname}.{pname}" if mname else pname)
+            elif fill[0] == "const":
+                constants.setdefault(fill[1], []).append(p)
+            else:
+                random.append((p, fill, f"{mname}.{pname}" if mname else pname))
+    if problems:
+        raise ValueError(f"init_module_ cannot initialize this module: {problems[0]}"
+                         + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))  # fmt: skip
+
+    for p, _, qual in random:
+        if p.dtype not in _FLOATS or not p.is_cpu:
+            raise TypeError(f"init_module_ fills '{qual}' at random, which needs a CPU float16, "
+                            f"bfloat16, float32 or float64 tensor; got {p.dtype} on {p.device}")  # fmt: skip
+
+    unreset: list[str] = []
+    if strangers:
+        names = [q for _, qs in strangers.values() for q in qs]
+        if unknown == "error":
             raise TypeError(
-                f"init_module_ does not know how to initialize {', '.join(strangers)}; pass "
-                "unknown='skip' to leave them or unknown='reset' to call their reset_parameters()"
+                f"init_module_ has no rule for {_describe(strangers)} (parameters: "
+                f"{_listed(names)}); pass unknown='skip' to leave them or unknown='reset' to call "
+                "their modules' own reset_parameters()"
             )
+        if unknown == "skip":
+            warnings.warn(f"init_module_ skipped {len(names)} parameters it has no rule for: "
+                          f"{_listed(names)}", UserWarning, stacklevel=2)  # fmt: skip
+
     with torch.no_grad():
-        for n, m in owners:
-            if not _reset(m, n, seed, threads) and unknown == "reset":
-                reset: Any = getattr(m, "reset_parameters", None)
+        if unknown == "reset":
+            for m, qs in strangers.values():
+                reset: Any = None if type(m) in _RULES else (
+                    getattr(m, "reset_parameters", None) or getattr(m, "_reset_parameters", None))
                 if reset is None:
-                    warnings.warn(f"{n or type(m).__name__} has no reset_parameters()", stacklevel=2)
+                    unreset += qs
                 else:
                     reset()
+        _set_constants(constants)
+        for p, fill, qual in random:
+            _fill_random(p, fill, key, stream_for(qual), threads)
+    if unreset:
+        warnings.warn(f"init_module_ left {len(unreset)} parameters that no rule and no reset "
+                      f"method covers: {_listed(unreset)}", UserWarning, stacklevel=2)  # fmt: skip
     return module
+
+
+def _describe(strangers: dict[str, tuple[torch.nn.Module, list[str]]]) -> str:
+    """The unknown module classes, saying when one is a subclass of a known class."""
+    described = []
+    for m, _ in strangers.values():
+        kind = type(m)
+        text = kind.__name__
+        if kind in _RULES:
+            text += " (parameters its rule does not cover)"
+        else:
+            base = next((b for b in kind.__mro__[1:] if b in _RULES), None)
+            if base is not None:
+                text += f" (a subclass of {base.__name__}: rules apply to exact classes only)"
+        if text not in described:
+            described.append(text)
+    return ", ".join(described)
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f", ... ({len(names) - most} more)" if len(names) > most else "")
