@@ -1,5 +1,7 @@
 """The command line's main job: `python -m fastkaiming bench`."""
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -75,3 +77,137 @@ def test_bench_reports_torch_when_installed(capsys):
     result = _bench.run(64 << 10, "float32", 1, 1)
     assert result["torch"] == torch.__version__
     assert all(r["speedup_vs_torch"] > 0 for r in result["rows"])
+
+
+# -- fastkaiming init: the whole spec checked before any file exists, a line per problem -------
+
+SPEC_TEXT = """{
+  "__metadata__": {"shape": [2]},
+  "no_shape": {"init": "normal"},
+  "negative": {"shape": [4, -1]},
+  "listed_dtype": {"shape": [2], "dtype": ["float32"]},
+  "unknown_key": {"shape": [2, 2], "stdd": 0.1},
+  "unknown_init": {"shape": [2], "init": "gaussian"},
+  "bad_argument": {"shape": [8], "init": "trunc_normal", "std": 0.1, "a": 1, "b": -1},
+  "huge": {"shape": [4294967296, 4294967296]},
+  "twice": {"shape": [2, 2]},
+  "twice": {"shape": [3, 3]},
+  "fine": {"shape": [2, 2]}
+}"""
+SPEC_LINES = [
+    "spec file {spec}: 'twice' appears twice in one object",
+    "spec['__metadata__']: the name __metadata__ is reserved by the safetensors format",
+    "spec['no_shape']: missing 'shape' (a list of ints)",
+    "spec['negative']: shape must not have negative dimensions, got (4, -1)",
+    "spec['listed_dtype']: dtype must be one of float16, bfloat16, float32, float64, got ['float32']",
+    "spec['unknown_key']: kaiming_normal takes no argument 'stdd'; it takes a, mode, nonlinearity, seed,",
+    "spec['unknown_init']: init must be one of glorot_normal, ",
+    "spec['bad_argument']: trunc_normal_ expects a < b, got a=1.0, b=-1.0",
+    "spec['huge']: shape (4294967296, 4294967296) has 18446744073709551616 elements, more than 2**62",
+]
+
+
+def _problems(err):
+    assert "Traceback" not in err
+    return [line.removeprefix("fastkaiming init: error: ") for line in err.splitlines()
+            if line.startswith("fastkaiming init: error: ")]  # fmt: skip
+
+
+def test_init_reports_every_spec_problem_and_writes_nothing(tmp_path, capsys):
+    spec = tmp_path / "spec.json"
+    spec.write_text(SPEC_TEXT)
+    out = tmp_path / "m.safetensors"
+    assert cli.main(["init", str(out), "--spec", str(spec), "--seed", "0"]) == 2
+    problems = _problems(capsys.readouterr().err)
+    assert len(problems) == len(SPEC_LINES)
+    for line, start in zip(problems, SPEC_LINES, strict=True):
+        assert line.startswith(start.format(spec=spec)), (line, start)
+    assert os.listdir(tmp_path) == ["spec.json"]
+
+
+@pytest.mark.parametrize(
+    "text,line",
+    [('["w", "v"]', "spec must be a mapping of tensor names to entries ("),
+     ('"w"', "spec must be a mapping of tensor names to entries ("),
+     ('{"w": {"shape": [2]', "is not valid JSON: Expecting ',' delimiter: line 1 column 20 (char 19)"),
+     (None, "cannot read spec file")],
+)  # fmt: skip
+def test_init_spec_file_problems(tmp_path, capsys, text, line):
+    spec = tmp_path / "spec.json"
+    if text is not None:
+        spec.write_text(text)
+    assert cli.main(["init", str(tmp_path / "m.safetensors"), "--spec", str(spec), "--seed", "0"]) == 2
+    problems = _problems(capsys.readouterr().err)
+    assert len(problems) == 1 and line in problems[0]
+    assert sorted(os.listdir(tmp_path)) == ([] if text is None else ["spec.json"])
+
+
+@pytest.mark.parametrize(
+    "args,lines",
+    [(["w.npy", "--shape", "4294967296x4294967296"],
+      ["shape (4294967296, 4294967296) has 18446744073709551616 elements, more than 2**62"]),
+     (["w.npy", "--shape=4,-4"], ["shape must not have negative dimensions, got (4, -4)"]),
+     (["w.npy", "--shape", "4,4", "--dtype", "bfloat16"],
+      ["dtype must be one of float16, float32, float64 for .npy files (.npy has no bfloat16: write a "
+       ".safetensors file), got 'bfloat16'"]),
+     (["w.npy", "--shape", "4,4", "--init", "gaussian"], ["init must be one of glorot_normal, "]),
+     (["w.npy", "--shape", "4,4", "--init", "normal", "--mode", "fan_out"],
+      ["normal takes no argument 'mode'; it takes mean, std, seed, stream, offset, threads"]),
+     (["w.npy", "--shape", "4,4", "--param", "std", "--param", "mode=fan_in", "--mode", "fan_out"],
+      ["--param takes KEY=VALUE, got 'std'", "mode is given twice (--param mode=..., --mode)"]),
+     (["w.npy", "--spec", "s.json"], ["a .npy file needs --shape, e.g. --shape 4096,1024",
+                                      "--spec is for a .safetensors file; a .npy file holds one tensor (--shape)"]),
+     (["m.safetensors", "--shape", "4", "--stream", "3"],
+      ["a .safetensors file needs --spec (a JSON file of the tensors)",
+       "--shape is for a .npy file; a .safetensors file takes its shapes from --spec",
+       "--stream, --nonlinearity, --mode and --param are for a .npy file; give a .safetensors tensor's "
+       "arguments in its spec entry"]),
+     (["w.bin", "--shape", "4"], ["OUT must end in .npy or .safetensors, got "])],
+)  # fmt: skip
+def test_init_argument_problems(tmp_path, capsys, monkeypatch, args, lines):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["init", *args, "--seed", "0"]) == 2
+    problems = _problems(capsys.readouterr().err)
+    assert len(problems) == len(lines)
+    for problem, line in zip(problems, lines, strict=True):
+        assert problem.startswith(line), (problem, line)
+    assert os.listdir(tmp_path) == []
+
+
+def test_init_without_room_exits_1_with_the_sizes(tmp_path, capsys):
+    free = shutil.disk_usage(tmp_path).free
+    if free >= 4 << 40:
+        pytest.skip("this disk has 4 TiB free")
+    out = tmp_path / "big.npy"
+    assert cli.main(["init", str(out), "--shape", "1048576,1048576", "--init", "normal", "--seed", "0"]) == 1
+    err = capsys.readouterr().err
+    assert f"fastkaiming init: error: [Errno 28] not enough space for big.npy: it needs 4398046511232 bytes (4.0 TiB), {tmp_path} has " in err
+    assert "usage:" not in err and os.listdir(tmp_path) == []
+
+
+def test_init_bfloat16_safetensors(tmp_path, capsys):
+    """--dtype and --init are the defaults of the spec's entries."""
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    torch = pytest.importorskip("torch")
+    import fastkaiming as fk
+    from fastkaiming._blocks import stream_for
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"w": {"shape": [16, 8]}, "b": {"shape": [16], "dtype": "float32", "init": "normal"}}))
+    out = tmp_path / "m.safetensors"
+    assert cli.main(["init", str(out), "--spec", str(spec), "--dtype", "bfloat16", "--init", "trunc_normal",
+                     "--seed", "3", "--quiet"]) == 0  # fmt: skip
+    loaded = safetensors_torch.load_file(str(out))
+    ref = torch.empty(16, 8, dtype=torch.bfloat16)
+    fk.trunc_normal_(ref, seed=3, stream=stream_for("w"))
+    assert torch.equal(loaded["w"], ref)
+    assert loaded["b"].dtype == torch.float32
+
+
+def test_init_entry_point_exit_status(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "fastkaiming", "init", str(tmp_path / "w.npy"), "--shape=4,-4",
+                           "--seed", "0"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "fastkaiming init: error: shape must not have negative dimensions, got (4, -4)"
+    )
