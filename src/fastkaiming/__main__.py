@@ -135,11 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser(
         "bench",
-        help="fill one large buffer with He normal and uniform samples, next to NumPy and memset",
+        help="fill one large buffer with each initializer, next to NumPy, torch and memset",
+        description="Time each --init on one prefaulted buffer (median of --repeat runs), with "
+        "NumPy's equivalent where NumPy has the distribution, torch.nn.init's where torch has it "
+        "(glorot_uniform: xavier_uniform_), and memset, all measured in this run.",
     )
+    bench.add_argument("--init", nargs="+", action="extend", choices=list(_bench.CASES), metavar="NAME",
+                       help=f"initializers to time, one or more of {', '.join(_bench.CASES)} "
+                       f"(default: {' '.join(_bench.DEFAULT_INITS)})")  # fmt: skip
     bench.add_argument("--size", type=_size, default=None,
                        help="buffer size, e.g. 1GiB (default), 256MiB, 4KiB")  # fmt: skip
-    bench.add_argument("--dtype", choices=["float32", "float64", "float16"], default="float32")
+    bench.add_argument("--dtype", choices=list(_bench.DTYPES), default="float32")
     bench.add_argument("--threads", type=_threads, default=None,
                        help="threads for fastkaiming: a count, negative to count back, or auto")  # fmt: skip
     bench.add_argument("--repeat", type=int, default=5, help="timed runs per fill (median)")
@@ -185,15 +191,16 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             parser.error("--plot needs matplotlib: pip install 'fastkaiming[plot]'")
     size = args.size or _bench.default_size()
+    inits = tuple(dict.fromkeys(args.init or _bench.DEFAULT_INITS))  # in order, each once
     try:
-        result = _bench.run(size, args.dtype, args.threads, args.repeat)
+        result = _bench.run(size, args.dtype, args.threads, args.repeat, inits=inits)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
     print(_bench.format_table(result))
     if args.json:
         _bench.write_json(result, args.json)
     if args.plot:
-        _bench.plot(_bench.sweep(size, args.dtype, args.threads, args.repeat), args.plot)
+        _bench.plot(_bench.sweep(size, args.dtype, args.threads, args.repeat, inits), args.plot)
         print(f"plot written to {args.plot}")
     return 0
 
