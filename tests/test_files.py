@@ -245,7 +245,7 @@ def test_init_file_defaults_for_spec_entries(tmp_path):
     ref = torch.empty(8, 4, dtype=torch.bfloat16)
     fk.normal_(ref, seed=2, stream=stream_for("w"))
     assert torch.equal(loaded["w"], ref) and loaded["v"].dtype == torch.float32
-    with pytest.raises(ValueError, match=r"^a .safetensors file takes initializer arguments in each spec entry, got std=$"):
+    with pytest.raises(ValueError, match=r"^a .safetensors file takes initializer arguments in its spec, got std=$"):
         fk.init_file(out, spec={"w": {"shape": [2]}}, seed=0, std=0.1)
 
 

@@ -7,7 +7,7 @@ import platform
 import re
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -70,7 +70,7 @@ class Case(NamedTuple):
 
     numpy: Callable[[int], tuple[str, float, float]] | None  # n -> ("normal", mean, std) or ("uniform", a, b)
     torch: str | None  # the torch.nn.init function with the same distribution
-    torch_kwargs: dict[str, object]
+    torch_kwargs: Mapping[str, object]
 
 
 _RELU = {"nonlinearity": "relu"}

@@ -101,10 +101,8 @@ def init_file(
         if spec is None or shape is not None:
             raise ValueError("a .safetensors file takes spec= (the tensors), not shape=")
         if stream != 0 or init_kwargs:
-            extra = ", ".join(["stream"] * (stream != 0) + sorted(init_kwargs))
-            raise ValueError(
-                f"a .safetensors file takes initializer arguments in each spec entry, got {extra}="
-            )
+            extra = ", ".join(f"{k}=" for k in ["stream"] * (stream != 0) + sorted(init_kwargs))
+            raise ValueError(f"a .safetensors file takes initializer arguments in its spec, got {extra}")
         return init_safetensors(path, spec, seed=seed, chunk_bytes=chunk_bytes, quiet=quiet,
                                 dtype=dtype, init=init)  # fmt: skip
     if path.suffix != ".npy":
@@ -224,8 +222,9 @@ def check_tensor(name: str | None, shape: object, dtype: object, init: object, k
     if dtype not in dtypes:
         note = " for .npy files (.npy has no bfloat16: write a .safetensors file)" if name is None else ""
         raise ValueError(f"dtype must be one of {', '.join(dtypes)}{note}, got {dtype!r}")
-    fill = INITS[_check_init(init)]
-    accepted = ARGUMENTS[init]  # type: ignore[index]
+    init = _check_init(init)
+    fill = INITS[init]
+    accepted = ARGUMENTS[init]
     for key in kwargs:
         if key in _WRITER_ARGS:
             raise ValueError(f"{key} is set by the file writer, chunk by chunk; leave it out")
