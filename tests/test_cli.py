@@ -283,3 +283,22 @@ def test_bench_run_rejects_unknown_inits():
         _bench.run(4096, "float32", 1, 1, inits=("gaussian",))
     with pytest.raises(ValueError, match=r"^dtype must be one of float32, float64, float16, bfloat16, got 'int8'$"):
         _bench.run(4096, "int8", 1, 1)
+
+
+def test_init_interrupted(tmp_path, capsys, monkeypatch):
+    from fastkaiming import _files
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_files, "_fill_tensor", interrupted)
+    out = tmp_path / "w.npy"
+    assert cli.main(["init", str(out), "--shape", "64,64", "--seed", "0"]) == 130
+    assert f"fastkaiming init: error: interrupted: {out} was not written (nor changed)" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
+def test_init_missing_folder_exits_1(tmp_path, capsys):
+    out = tmp_path / "nowhere" / "w.npy"
+    assert cli.main(["init", str(out), "--shape", "4,4", "--seed", "0"]) == 1
+    assert "No such file or directory" in capsys.readouterr().err

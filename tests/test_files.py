@@ -361,6 +361,26 @@ def test_fsync_file_before_rename_and_folder_after(tmp_path, monkeypatch):
     assert events == ["fsync file", "replace", "fsync folder"]
 
 
+def test_folder_sync_without_o_directory_or_on_windows(tmp_path, monkeypatch):
+    """Portability: no O_DIRECTORY (then a plain read-only open), Windows (no folder fsync), a
+    filesystem that cannot sync folders (EINVAL)."""
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(stat.S_ISDIR(os.fstat(fd).st_mode)) or real_fsync(fd))
+    monkeypatch.delattr(os, "O_DIRECTORY", raising=False)
+    _files._sync_folder(tmp_path)
+    assert synced == [True]
+
+    def einval(fd):
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+    monkeypatch.setattr(os, "fsync", einval)
+    _files._sync_folder(tmp_path)  # nothing more to do
+    monkeypatch.setattr(os, "name", "nt")
+    monkeypatch.setattr(os, "open", lambda *args: pytest.fail("a folder is not opened on Windows"))
+    _files._sync_folder(tmp_path)
+
+
 def test_progress_bar(tmp_path, capsys):
     fk.init_file(tmp_path / "a.npy", (512, 512), seed=0, chunk_bytes=1 << 16, quiet=False)
     err = capsys.readouterr().err

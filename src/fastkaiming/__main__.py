@@ -126,6 +126,8 @@ def _init(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _fail(parser, str(exc).splitlines())
     except OSError as exc:  # no room, no such folder, ...: nothing was left behind
         return _fail(parser, [str(exc)], status=1)
+    except KeyboardInterrupt:
+        return _fail(parser, [f"interrupted: {args.out} was not written (nor changed)"], status=130)
     print(f"wrote {path}")
     return 0
 
