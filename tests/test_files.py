@@ -180,6 +180,8 @@ def test_spec_must_be_a_mapping(tmp_path, spec):
         fk.init_safetensors(tmp_path / "m.safetensors", spec, seed=0)
     with pytest.raises(TypeError, match=r"^spec\[1\]: tensor names must be str, got int$"):
         fk.init_safetensors(tmp_path / "m.safetensors", {1: {"shape": [2]}}, seed=0)
+    with pytest.raises(ValueError, match=r"^spec\['\\ud800'\]: tensor names must be UTF-8 text \(a lone surrogate is not\)$"):
+        fk.init_safetensors(tmp_path / "m.safetensors", {"\ud800": {"shape": [2]}}, seed=0)
     assert os.listdir(tmp_path) == []
 
 

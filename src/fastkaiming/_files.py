@@ -181,6 +181,12 @@ def check_spec(spec: object, *, seed: int, dtype: str = "float32",
         try:
             if not isinstance(name, str):
                 raise TypeError(f"{where}tensor names must be str, got {type(name).__name__}")
+            if not name.isascii():
+                try:
+                    name.encode("utf-8")
+                except UnicodeEncodeError:
+                    message = f"{where}tensor names must be UTF-8 text (a lone surrogate is not)"
+                    raise ValueError(message) from None
             if name == "__metadata__":
                 raise ValueError(f"{where}the name __metadata__ is reserved by the safetensors format")
             if not isinstance(entry, Mapping):
