@@ -1,5 +1,7 @@
 """The command line's main job: `python -m fastkaiming bench`."""
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -13,16 +15,18 @@ def test_bench_prints_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert cli.main(["bench", "--size", "1MiB", "--repeat", "2", "--threads", "1", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "He normal" in text and "He uniform" in text and "x NumPy" in text and "memset" in text
+    assert "kaiming_normal" in text and "kaiming_uniform" in text and "x NumPy" in text and "memset" in text
     result = json.loads(out.read_text())
     assert result["dtype"] == "float32" and result["threads"] == 1 and result["repeat"] == 2
+    assert result["inits"] == ["kaiming_normal", "kaiming_uniform"]  # the default
+    assert [r["init"] for r in result["rows"]] == result["inits"]
     assert result["bytes"] <= 1 << 20 and result["shape"] == [512, 512]
     for row in result["rows"]:
         assert row["seconds"] > 0 and row["numpy_seconds"] > 0
         assert row["speedup_vs_numpy"] == pytest.approx(row["numpy_seconds"] / row["seconds"])
 
 
-@pytest.mark.parametrize("dtype", ["float16", "float64"])
+@pytest.mark.parametrize("dtype", ["float16", "float64", "bfloat16"])
 def test_bench_dtypes(dtype, capsys):
     assert cli.main(["bench", "--size", "64KiB", "--repeat", "1", "--dtype", dtype]) == 0
     assert dtype in capsys.readouterr().out
@@ -35,6 +39,8 @@ def test_bench_dtypes(dtype, capsys):
         (["bench", "--repeat", "0"], "--repeat must be >= 1"),
         (["bench", "--threads", "0"], "threads must be a nonzero int"),
         (["bench", "--dtype", "int8"], "invalid choice"),
+        (["bench", "--init", "gaussian"], "argument --init: invalid choice: 'gaussian' (choose from "),
+        (["bench", "--init"], "argument --init: expected at least one argument"),
     ],
 )
 def test_bench_bad_arguments(argv, message, capsys):
@@ -75,3 +81,224 @@ def test_bench_reports_torch_when_installed(capsys):
     result = _bench.run(64 << 10, "float32", 1, 1)
     assert result["torch"] == torch.__version__
     assert all(r["speedup_vs_torch"] > 0 for r in result["rows"])
+
+
+# -- fastkaiming init: the whole spec checked before any file exists, a line per problem -------
+
+# The issue's cases (test_files.py checks every kind of entry problem through the API)
+SPEC_TEXT = """{
+  "no_shape": {"init": "normal"},
+  "listed_dtype": {"shape": [2], "dtype": ["float32"]},
+  "twice": {"shape": [2, 2]},
+  "bad_argument": {"shape": [8], "init": "trunc_normal", "std": 0.1, "a": 1, "b": -1},
+  "twice": {"shape": [3, 3]},
+  "huge": {"shape": [4294967296, 4294967296]},
+  "fine": {"shape": [2, 2]}
+}"""
+SPEC_LINES = [
+    "spec file {spec}: 'twice' appears twice in one object",
+    "spec['no_shape']: missing 'shape' (a list of ints)",
+    "spec['listed_dtype']: dtype must be one of float16, bfloat16, float32, float64, got ['float32']",
+    "spec['bad_argument']: trunc_normal_ expects a < b, got a=1.0, b=-1.0",
+    "spec['huge']: shape (4294967296, 4294967296) has 18446744073709551616 elements, more than 2**62",
+]
+
+
+def _problems(err):
+    assert "Traceback" not in err
+    return [line.removeprefix("fastkaiming init: error: ") for line in err.splitlines()
+            if line.startswith("fastkaiming init: error: ")]  # fmt: skip
+
+
+def test_init_reports_every_spec_problem_and_writes_nothing(tmp_path, capsys):
+    spec = tmp_path / "spec.json"
+    spec.write_text(SPEC_TEXT)
+    out = tmp_path / "m.safetensors"
+    assert cli.main(["init", str(out), "--spec", str(spec), "--seed", "0"]) == 2
+    problems = _problems(capsys.readouterr().err)
+    assert len(problems) == len(SPEC_LINES)
+    for line, start in zip(problems, SPEC_LINES, strict=True):
+        assert line.startswith(start.format(spec=spec)), (line, start)
+    assert os.listdir(tmp_path) == ["spec.json"]
+
+
+@pytest.mark.parametrize(
+    "text,line",
+    [('["w", "v"]', "spec must be a mapping of tensor names to entries ("),
+     ('"w"', "spec must be a mapping of tensor names to entries ("),
+     ('{"w": {"shape": [2]', "is not valid JSON: Expecting ',' delimiter: line 1 column 20 (char 19)"),
+     (None, "cannot read spec file")],
+)  # fmt: skip
+def test_init_spec_file_problems(tmp_path, capsys, text, line):
+    spec = tmp_path / "spec.json"
+    if text is not None:
+        spec.write_text(text)
+    assert cli.main(["init", str(tmp_path / "m.safetensors"), "--spec", str(spec), "--seed", "0"]) == 2
+    problems = _problems(capsys.readouterr().err)
+    assert len(problems) == 1 and line in problems[0]
+    assert sorted(os.listdir(tmp_path)) == ([] if text is None else ["spec.json"])
+
+
+@pytest.mark.parametrize(
+    "args,lines",
+    [(["w.npy", "--shape", "4294967296x4294967296"],
+      ["shape (4294967296, 4294967296) has 18446744073709551616 elements, more than 2**62"]),
+     (["w.npy", "--shape=4,-4"], ["shape must not have negative dimensions, got (4, -4)"]),
+     (["w.npy", "--shape", "4,4", "--dtype", "bfloat16"],
+      ["dtype must be one of float16, float32, float64 for .npy files (.npy has no bfloat16: write a "
+       ".safetensors file), got 'bfloat16'"]),
+     (["w.npy", "--shape", "4,4", "--init", "gaussian"], ["init must be one of glorot_normal, "]),
+     (["w.npy", "--shape", "4,4", "--init", "normal", "--mode", "fan_out"],
+      ["normal takes no argument 'mode'; it takes mean, std, seed, stream, offset, threads"]),
+     (["w.npy", "--shape", "4,4", "--param", "std", "--param", "mode=fan_in", "--mode", "fan_out"],
+      ["--param takes KEY=VALUE, got 'std'", "mode is given twice (--param mode=..., --mode)"]),
+     (["w.npy", "--spec", "s.json"], ["a .npy file needs --shape, e.g. --shape 4096,1024",
+                                      "--spec is for a .safetensors file; a .npy file holds one tensor (--shape)"]),
+     (["m.safetensors", "--shape", "4", "--stream", "3"],
+      ["a .safetensors file needs --spec (a JSON file of the tensors)",
+       "--shape is for a .npy file; a .safetensors file takes its shapes from --spec",
+       "--stream, --nonlinearity, --mode and --param are for a .npy file; give a .safetensors tensor's "
+       "arguments in its spec entry"]),
+     (["w.bin", "--shape", "4"], ["OUT must end in .npy or .safetensors, got "])],
+)  # fmt: skip
+def test_init_argument_problems(tmp_path, capsys, monkeypatch, args, lines):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["init", *args, "--seed", "0"]) == 2
+    problems = _problems(capsys.readouterr().err)
+    assert len(problems) == len(lines)
+    for problem, line in zip(problems, lines, strict=True):
+        assert problem.startswith(line), (problem, line)
+    assert os.listdir(tmp_path) == []
+
+
+def test_init_without_room_exits_1_with_the_sizes(tmp_path, capsys):
+    free = shutil.disk_usage(tmp_path).free
+    if free >= 4 << 40:
+        pytest.skip("this disk has 4 TiB free")
+    out = tmp_path / "big.npy"
+    assert cli.main(["init", str(out), "--shape", "1048576,1048576", "--init", "normal", "--seed", "0"]) == 1
+    err = capsys.readouterr().err
+    assert f"fastkaiming init: error: [Errno 28] not enough space for big.npy: it needs 4398046511232 bytes (4.0 TiB), {tmp_path} has " in err
+    assert "usage:" not in err and os.listdir(tmp_path) == []
+
+
+def test_init_bfloat16_safetensors(tmp_path, capsys):
+    """--dtype and --init are the defaults of the spec's entries."""
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    torch = pytest.importorskip("torch")
+    import fastkaiming as fk
+    from fastkaiming._blocks import stream_for
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"w": {"shape": [16, 8]}, "b": {"shape": [16], "dtype": "float32", "init": "normal"}}))
+    out = tmp_path / "m.safetensors"
+    assert cli.main(["init", str(out), "--spec", str(spec), "--dtype", "bfloat16", "--init", "trunc_normal",
+                     "--seed", "3", "--quiet"]) == 0  # fmt: skip
+    loaded = safetensors_torch.load_file(str(out))
+    ref = torch.empty(16, 8, dtype=torch.bfloat16)
+    fk.trunc_normal_(ref, seed=3, stream=stream_for("w"))
+    assert torch.equal(loaded["w"], ref)
+    assert loaded["b"].dtype == torch.float32
+
+
+def test_init_entry_point_exit_status(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "fastkaiming", "init", str(tmp_path / "w.npy"), "--shape=4,-4",
+                           "--seed", "0"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "fastkaiming init: error: shape must not have negative dimensions, got (4, -4)"
+    )
+
+
+# -- fastkaiming bench --init: every fill people run, with NumPy's and torch's where they have it ---
+
+# init -> (NumPy has the distribution, torch.nn.init's fill of it)
+BENCH_COLUMNS = {
+    "kaiming_normal": (True, "kaiming_normal_"),
+    "kaiming_uniform": (True, "kaiming_uniform_"),
+    "trunc_normal": (False, "trunc_normal_"),
+    "he_normal": (False, None),
+    "glorot_uniform": (True, "xavier_uniform_"),
+    "xavier_normal": (True, "xavier_normal_"),
+    "normal": (True, "normal_"),
+    "uniform": (True, "uniform_"),
+}
+
+
+def test_bench_every_init(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    names = list(BENCH_COLUMNS)
+    assert cli.main(["bench", "--size", "16KiB", "--repeat", "1", "--threads", "1", "--init", *names[:3],
+                     "--init", *names[3:], "--json", str(out)]) == 0  # fmt: skip
+    table = capsys.readouterr().out.splitlines()
+    result = json.loads(out.read_text())
+    assert result["inits"] == names and [r["init"] for r in result["rows"]] == names
+    for row in result["rows"]:
+        has_numpy, torch_fill = BENCH_COLUMNS[row["init"]]
+        assert (row["numpy_seconds"] is not None) == has_numpy
+        assert (row["speedup_vs_numpy"] is not None) == has_numpy
+        line = next(t for t in table if t.startswith(row["init"] + " "))
+        assert (line.split()[5] == "-") == (not has_numpy)  # name, time, unit, GB/s, G samples/s, NumPy
+        if result["torch"] is not None:
+            assert row["torch_fill"] == torch_fill
+            assert (row["torch_seconds"] is not None) == (torch_fill is not None)
+
+
+def test_bench_init_names_once_in_order(capsys, tmp_path):
+    out = tmp_path / "r.json"
+    assert cli.main(["bench", "--size", "4KiB", "--repeat", "1", "--init", "uniform", "normal", "uniform",
+                     "--json", str(out)]) == 0  # fmt: skip
+    assert json.loads(out.read_text())["inits"] == ["uniform", "normal"]
+
+
+@pytest.mark.parametrize("init", list(BENCH_COLUMNS))
+def test_bench_numpy_baseline_has_the_distribution(init):
+    """The NumPy column times the same distribution as the fill it is compared with."""
+    import numpy as np
+
+    import fastkaiming as fk
+
+    case = _bench.CASES[init]
+    if case.numpy is None:
+        return
+    n = 256
+    buf = np.empty((n, n), np.float64)
+    _bench._numpy_fill(buf, "float64", np.random.default_rng(0), case.numpy(n))()
+    ref = getattr(fk, init)((n, n), "float64", seed=0)
+    assert abs(buf.mean() - ref.mean()) < 6 * ref.std() / n  # same mean, within 6 SE
+    assert buf.std() == pytest.approx(ref.std(), rel=0.05)  # 65536 samples: SE of std ~0.3 %
+    assert (buf.min() >= ref.min() - 4 * ref.std()) and (buf.max() <= ref.max() + 4 * ref.std())
+
+
+def test_bench_bfloat16_torch_column(capsys):
+    torch = pytest.importorskip("torch")
+    result = _bench.run(16 << 10, "bfloat16", 1, 1, inits=("trunc_normal", "xavier_normal"))
+    assert result["dtype"] == "bfloat16" and result["torch"] == torch.__version__
+    assert all(r["speedup_vs_torch"] > 0 for r in result["rows"])
+    assert result["rows"][0]["numpy_seconds"] is None  # NumPy has no truncated normal
+
+
+def test_bench_run_rejects_unknown_inits():
+    with pytest.raises(ValueError, match=r"^inits must name some of kaiming_normal, .*, got \['gaussian'\]$"):
+        _bench.run(4096, "float32", 1, 1, inits=("gaussian",))
+    with pytest.raises(ValueError, match=r"^dtype must be one of float32, float64, float16, bfloat16, got 'int8'$"):
+        _bench.run(4096, "int8", 1, 1)
+
+
+def test_init_interrupted(tmp_path, capsys, monkeypatch):
+    from fastkaiming import _files
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_files, "_fill_tensor", interrupted)
+    out = tmp_path / "w.npy"
+    assert cli.main(["init", str(out), "--shape", "64,64", "--seed", "0"]) == 130
+    assert f"fastkaiming init: error: interrupted: {out} was not written (nor changed)" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
+def test_init_missing_folder_exits_1(tmp_path, capsys):
+    out = tmp_path / "nowhere" / "w.npy"
+    assert cli.main(["init", str(out), "--shape", "4,4", "--seed", "0"]) == 1
+    assert "No such file or directory" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""`python -m fastkaiming bench`: fill one large buffer, next to NumPy and memset."""
+"""`python -m fastkaiming bench`: fill one large buffer per initializer, next to NumPy, torch, memset."""
 from __future__ import annotations
 
 import json
@@ -7,12 +7,14 @@ import platform
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _checks
-from ._api import kaiming_normal_, kaiming_uniform_, runtime_info
+from ._api import runtime_info
+from ._files import INITS
 from ._version import __version__
 
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
@@ -63,64 +65,127 @@ def _torch():
     return torch
 
 
-def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) -> dict:
-    """Time He normal and He uniform fills of one buffer; every figure from this run.
+class Case(NamedTuple):
+    """One initializer as each side runs it, on a square buffer of side n (fan_in = fan_out = n)."""
 
-    Against NumPy (Generator.standard_normal(out=) / random(out=) + in-place scaling), memset
-    (ndarray.fill) and, when it is installed, torch.nn.init on a tensor sharing the buffer,
-    with torch held to the same thread count.
+    numpy: Callable[[int], tuple[str, float, float]] | None  # n -> ("normal", mean, std) or ("uniform", a, b)
+    torch: str | None  # the torch.nn.init function with the same distribution
+    torch_kwargs: Mapping[str, object]
+
+
+_RELU = {"nonlinearity": "relu"}
+# What people run, each with its NumPy equivalent where NumPy has one and torch's where torch has one.
+CASES = {
+    "kaiming_normal": Case(lambda n: ("normal", 0.0, math.sqrt(2.0 / n)), "kaiming_normal_", _RELU),
+    "kaiming_uniform": Case(lambda n: ("uniform", -math.sqrt(6.0 / n), math.sqrt(6.0 / n)),
+                            "kaiming_uniform_", _RELU),  # fmt: skip
+    "trunc_normal": Case(None, "trunc_normal_", {}),
+    "he_normal": Case(None, None, {}),  # Keras: a truncated normal; torch has no such fill
+    "glorot_uniform": Case(lambda n: ("uniform", -math.sqrt(3.0 / n), math.sqrt(3.0 / n)),
+                           "xavier_uniform_", {}),  # fmt: skip
+    "xavier_normal": Case(lambda n: ("normal", 0.0, math.sqrt(1.0 / n)), "xavier_normal_", {}),
+    "normal": Case(lambda n: ("normal", 0.0, 1.0), "normal_", {}),
+    "uniform": Case(lambda n: ("uniform", 0.0, 1.0), "uniform_", {}),
+}
+DEFAULT_INITS = ("kaiming_normal", "kaiming_uniform")
+DTYPES = ("float32", "float64", "float16", "bfloat16")
+
+
+def _numpy_fill(buf: np.ndarray, dtype: str, rng: np.random.Generator,
+                how: tuple[str, float, float]) -> Callable[[], None] | None:  # fmt: skip
+    """NumPy's way to the same distribution: standard_normal(out=) or random(out=), then in-place
+    scaling; float16 and bfloat16 (ml_dtypes) through NumPy's float32 generator and a cast.
+    None for bfloat16 without ml_dtypes."""
+    kind, p, q = how
+    out = buf
+    if dtype == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            return None
+        out = buf.view(ml_dtypes.bfloat16)
+    scale, shift = (q, p) if kind == "normal" else (q - p, p)
+
+    def fill() -> None:
+        if dtype in ("float16", "bfloat16"):  # NumPy has no 16-bit generator
+            draw = rng.standard_normal if kind == "normal" else rng.random
+            values = draw(out.shape, dtype=np.float32)
+        else:
+            values = out
+            if kind == "normal":
+                rng.standard_normal(out=out, dtype=out.dtype)
+            else:
+                rng.random(out=out, dtype=out.dtype)
+        if scale != 1.0:
+            np.multiply(values, scale, out=values)
+        if shift != 0.0:
+            np.add(values, shift, out=values)
+        if values is not out:
+            out[...] = values
+
+    return fill
+
+
+def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0,
+        inits: Sequence[str] = DEFAULT_INITS) -> dict:  # fmt: skip
+    """Time each initializer of `inits` on one buffer; every figure from this run.
+
+    Against NumPy where it has the distribution (Generator.standard_normal(out=) / random(out=)
+    + in-place scaling), memset (ndarray.fill) and, when it is installed, torch.nn.init's fill
+    of the same distribution on a tensor sharing the buffer, with torch held to the same thread
+    count.
     """
-    itemsize = np.dtype(dtype).itemsize
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    unknown = [name for name in inits if name not in CASES]
+    if unknown or not inits:
+        raise ValueError(f"inits must name some of {', '.join(CASES)}, got {list(inits)!r}")
+    itemsize = 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
     side = max(1, math.isqrt(size // itemsize))
-    shape = (side, side)  # square: fan_in = side
-    buf = np.empty(shape, dtype)
+    shape = (side, side)  # square: fan_in = fan_out = side
+    buf = np.empty(shape, np.uint16 if dtype == "bfloat16" else dtype)  # bfloat16: its bits
     buf.fill(0)  # prefault: page faults are not part of any timing
     nbytes = buf.nbytes
-    std = math.sqrt(2.0) / math.sqrt(side)
-    bound = math.sqrt(3.0) * std
     rng = np.random.default_rng(seed)
     nthreads = _checks.threads(threads)
     torch = _torch()
-    tensor = torch.from_numpy(buf) if torch is not None else None
-
-    def numpy_normal() -> None:
-        if dtype == "float16":  # NumPy has no float16 generator: float32, then cast
-            buf[...] = rng.standard_normal(shape, dtype=np.float32)
-        else:
-            rng.standard_normal(out=buf, dtype=buf.dtype)
-        np.multiply(buf, std, out=buf)
-
-    def numpy_uniform() -> None:
-        if dtype == "float16":
-            buf[...] = rng.random(shape, dtype=np.float32)
-        else:
-            rng.random(out=buf, dtype=buf.dtype)
-        np.multiply(buf, 2 * bound, out=buf)
-        np.subtract(buf, bound, out=buf)
+    tensor = None
+    if torch is not None:
+        tensor = torch.from_numpy(buf)
+        if dtype == "bfloat16":
+            tensor = tensor.view(torch.bfloat16)
 
     memset = _median_time(lambda: buf.fill(0), repeat)
     rows = []
-    for name, ours, theirs, torch_init in (
-        ("He normal", kaiming_normal_, numpy_normal, "kaiming_normal_"),
-        ("He uniform", kaiming_uniform_, numpy_uniform, "kaiming_uniform_"),
-    ):
-        t = _median_time(lambda: ours(buf, seed=seed, threads=nthreads), repeat)  # noqa: B023
-        t_np = _median_time(theirs, repeat)
-        row = {
+    for name in inits:
+        case = CASES[name]
+        ours = INITS[name]
+        t = _median_time(lambda: ours(buf, seed=seed, threads=nthreads, dtype=dtype), repeat)  # noqa: B023
+        row: dict[str, object] = {
+            "init": name,
             "fill": name,
             "seconds": t,
             "GB_per_s": nbytes / t / 1e9,
             "Gsamples_per_s": buf.size / t / 1e9,
-            "numpy_seconds": t_np,
-            "speedup_vs_numpy": t_np / t,
+            "numpy_seconds": None,
+            "speedup_vs_numpy": None,
             "fraction_of_memset": memset / t,
         }
+        theirs = None if case.numpy is None else _numpy_fill(buf, dtype, rng, case.numpy(side))
+        if theirs is not None:
+            t_np = _median_time(theirs, repeat)
+            row["numpy_seconds"] = t_np
+            row["speedup_vs_numpy"] = t_np / t
         if torch is not None:
-            init = getattr(torch.nn.init, torch_init)
+            row["torch_fill"] = case.torch
+            row["torch_seconds"] = row["speedup_vs_torch"] = None
+        if torch is not None and case.torch is not None:
+            init = getattr(torch.nn.init, case.torch)
+            kwargs = case.torch_kwargs
             saved = torch.get_num_threads()
             torch.set_num_threads(nthreads)  # the same thread count on both sides
             try:
-                t_torch = _median_time(lambda: init(tensor, nonlinearity="relu"), repeat)  # noqa: B023
+                t_torch = _median_time(lambda: init(tensor, **kwargs), repeat)  # noqa: B023
             finally:
                 torch.set_num_threads(saved)
             row["torch_seconds"] = t_torch
@@ -135,6 +200,7 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) 
         "processor": _cpu_name(),
         "isa": runtime_info()["isa"],
         "dtype": dtype,
+        "inits": list(inits),
         "shape": list(shape),
         "bytes": nbytes,
         "threads": nthreads,
@@ -145,7 +211,8 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0) 
     }
 
 
-def sweep(max_size: int, dtype: str, threads: int | None, repeat: int) -> dict:
+def sweep(max_size: int, dtype: str, threads: int | None, repeat: int,
+          inits: Sequence[str] = DEFAULT_INITS) -> dict:  # fmt: skip
     """Throughput (GB/s) against buffer size, 4 KiB up to max_size, for the plot."""
     sizes = []
     size = 4 << 10
@@ -154,10 +221,11 @@ def sweep(max_size: int, dtype: str, threads: int | None, repeat: int) -> dict:
         size *= 4
     series: dict[str, list[float]] = {}
     for size in sizes:
-        result = run(size, dtype, threads, repeat)
+        result = run(size, dtype, threads, repeat, inits=inits)
         for r in result["rows"]:
             series.setdefault(f"fastkaiming {r['fill']}", []).append(r["GB_per_s"])
-            series.setdefault(f"NumPy {r['fill']}", []).append(result["bytes"] / r["numpy_seconds"] / 1e9)
+            if r["numpy_seconds"] is not None:
+                series.setdefault(f"NumPy {r['fill']}", []).append(result["bytes"] / r["numpy_seconds"] / 1e9)
         series.setdefault("memset", []).append(result["memset_GB_per_s"])
     return {"sizes": sizes, "series": series, "dtype": dtype, "threads": _checks.threads(threads)}
 
@@ -214,6 +282,7 @@ def _fmt_bytes(n: int) -> str:
 
 
 def format_table(result: dict) -> str:
+    """The result as a text table; "-" where NumPy or torch has no such fill."""
     torch = result["torch"] is not None
     head = (
         f"fastkaiming {result['fastkaiming']} ({result['isa']}) | "
@@ -226,20 +295,26 @@ def format_table(result: dict) -> str:
     if torch:
         head += f" | torch {result['torch']}, same threads"
     cols = (
-        f"{'fill':<11} {'time':>9} {'GB/s':>7} {'G samples/s':>12} "
+        f"{'fill':<15} {'time':>9} {'GB/s':>7} {'G samples/s':>12} "
         f"{'NumPy':>9} {'x NumPy':>8} {'x memset':>9}"
     )
     if torch:
         cols += f" {'torch':>9} {'x torch':>8}"
     lines = [head, "", cols, "-" * len(cols)]
+
+    def cell(seconds: float | None, ratio: float | None) -> str:
+        if seconds is None or ratio is None:
+            return f" {'-':>9} {'-':>8}"
+        return f" {_fmt_time(seconds):>9} {ratio:>8.2f}"
+
     for r in result["rows"]:
         line = (
-            f"{r['fill']:<11} {_fmt_time(r['seconds']):>9} {r['GB_per_s']:>7.2f} "
-            f"{r['Gsamples_per_s']:>12.3f} {_fmt_time(r['numpy_seconds']):>9} "
-            f"{r['speedup_vs_numpy']:>8.2f} {r['fraction_of_memset']:>9.2f}"
+            f"{r['fill']:<15} {_fmt_time(r['seconds']):>9} {r['GB_per_s']:>7.2f} "
+            f"{r['Gsamples_per_s']:>12.3f}{cell(r['numpy_seconds'], r['speedup_vs_numpy'])} "
+            f"{r['fraction_of_memset']:>9.2f}"
         )
         if torch:
-            line += f" {_fmt_time(r['torch_seconds']):>9} {r['speedup_vs_torch']:>8.2f}"
+            line += cell(r["torch_seconds"], r["speedup_vs_torch"])
         lines.append(line)
     return "\n".join(lines)
 

@@ -1,33 +1,63 @@
 """Out-of-core initialization: .npy tensors and .safetensors models larger than memory.
 
-Each file is written through a memory map, chunk by chunk with block fills, so memory use is
-bounded by the chunk size; finished pages are synced and dropped from the mapping. The file
-appears under its name only when complete: it is written under a temporary name in the same
-folder and renamed at the end; an error or Ctrl-C removes the temporary file.
+Everything is checked before the first byte is written: every tensor's shape, dtype,
+initializer and arguments (by a one-element fill of the same global tensor), then the free
+space. The file is written under a temporary name in the same folder, its whole size reserved
+(os.posix_fallocate, else by writing zeros) so that a full disk is an OSError, never a SIGBUS
+from a memory-mapped write; then filled chunk by chunk, each chunk its own short-lived memory
+map, unmapped once written, so memory use is bounded by the chunk size on every platform. The
+file is fsynced, renamed to its name and the folder fsynced; an error or Ctrl-C removes the
+temporary file.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
+import inspect
+import itertools
 import json
 import math
 import mmap
 import os
+import shutil
 import struct
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _constructors
+from . import _checks, _constructors
 from ._blocks import stream_for
-from ._buffers import FLOAT_DTYPES, ITEMSIZE
+from ._buffers import ITEMSIZE
+from ._version import __version__
 
 DEFAULT_CHUNK = 64 << 20
+MAX_ELEMENTS = 1 << 62  # the most a fill's sample stream addresses
 # constructor name -> the in-place fill (every fastkaiming initializer)
 INITS = {name: getattr(_constructors, name).__wrapped__ for name in _constructors.NAMES}
+NPY_DTYPES = ("float16", "float32", "float64")  # .npy has no bfloat16
 _SAFETENSORS_DTYPES = {"float16": "F16", "bfloat16": "BF16", "float32": "F32", "float64": "F64"}
+# set by the writer for each chunk (and `tensor`, the buffer itself)
+_WRITER_ARGS = ("tensor", "global_shape", "block_start")
+# each initializer's arguments, as a spec entry or --param may give them
+ARGUMENTS = {name: tuple(p for p in inspect.signature(fill).parameters if p not in (*_WRITER_ARGS, "dtype"))
+             for name, fill in INITS.items()}  # fmt: skip
+# posix_fallocate's answers for "not on this filesystem": reserve by writing zeros instead
+_NO_FALLOCATE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
+
+
+class Tensor(NamedTuple):
+    """One checked tensor of a file: everything the writer needs, nothing left to check."""
+
+    name: str | None  # the .safetensors name; None for a .npy file
+    shape: tuple[int, ...]
+    dtype: str
+    init: str
+    kwargs: dict[str, Any]  # seed, stream and the initializer's own arguments
+    nbytes: int
 
 
 def _progress(total: int, quiet: bool | None, desc: str) -> Any:
@@ -39,46 +69,6 @@ def _progress(total: int, quiet: bool | None, desc: str) -> Any:
                 disable=disable, dynamic_ncols=True)  # fmt: skip
 
 
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary path next to `path`, renamed to it on success, removed otherwise."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-
-
-def _fill_rows(view: np.ndarray, whole: tuple[int, ...], init: Callable[..., Any], kwargs: dict[str, Any],
-               chunk: int, mm: mmap.mmap, bar: Any) -> None:  # fmt: skip
-    """Fill `view` (the whole tensor, file-backed) a block of rows at a time."""
-    if view.ndim == 0 or view.size == 0:
-        if view.size:
-            init(view, **kwargs)
-        bar.update(view.nbytes)
-        return
-    row_bytes = view.nbytes // view.shape[0] if view.shape[0] else 0
-    rows = max(1, chunk // max(1, row_bytes))
-    for r0 in range(0, view.shape[0], rows):
-        block = view[r0 : r0 + rows]
-        init(block, global_shape=whole, block_start=(r0,) + (0,) * (view.ndim - 1), **kwargs)
-        written = block.nbytes
-        del block
-        mm.flush()
-        mm.madvise(mmap.MADV_DONTNEED)  # written back: drop the pages from this process
-        bar.update(written)
-
-
-def _as_array(mm: mmap.mmap, offset: int, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """A view of the mapping: bfloat16 as uint16, as the fills take it."""
-    np_dtype = np.uint16 if dtype == "bfloat16" else np.dtype(dtype)
-    count = math.prod(shape)
-    return np.frombuffer(mm, dtype=np_dtype, count=count, offset=offset).reshape(shape)
-
-
 def init_file(
     path: str | os.PathLike[str],
     shape: Sequence[int] | None = None,
@@ -86,7 +76,7 @@ def init_file(
     spec: Mapping[str, Mapping[str, Any]] | None = None,
     init: str = "kaiming_normal",
     dtype: str = "float32",
-    seed: int,
+    seed: int | None,
     stream: int = 0,
     chunk_bytes: int = DEFAULT_CHUNK,
     quiet: bool | None = None,
@@ -94,36 +84,36 @@ def init_file(
 ) -> Path:
     """Write an initialized tensor file larger than memory, in chunks of about `chunk_bytes`.
 
-    `.npy`: one tensor of `shape` and `dtype` filled by `init` (a fastkaiming initializer name:
-    "kaiming_normal", "trunc_normal", "he_normal", ...; extra keywords such as nonlinearity=,
-    mode=, std= go to it); the values equal an in-memory fill with the same seed and stream.
-    `.safetensors`: a whole model from `spec` (see init_safetensors). A progress bar shows bytes
-    written, rate and time left on a terminal (quiet=True: never).
+    `.npy`: one tensor of `shape` and `dtype` (float16, float32 or float64: .npy has no
+    bfloat16, write a .safetensors file for that) filled by `init` (a fastkaiming initializer
+    name: "kaiming_normal", "trunc_normal", "he_normal", ...; extra keywords such as
+    nonlinearity=, mode=, std= go to it); the values equal an in-memory fill with the same seed
+    and stream. `.safetensors`: a whole model from `spec` (see init_safetensors; `init` and
+    `dtype` are the defaults of its entries). seed=None draws one seed from the OS for the
+    whole file. A progress bar shows bytes written, rate and time left on a terminal
+    (quiet=True: never).
+
+    Raises TypeError/ValueError for a bad argument and OSError (errno ENOSPC) when the folder
+    lacks room for the file, before anything is created.
     """
     path = Path(path)
     if path.suffix == ".safetensors":
         if spec is None or shape is not None:
             raise ValueError("a .safetensors file takes spec= (the tensors), not shape=")
-        return init_safetensors(path, spec, seed=seed, chunk_bytes=chunk_bytes, quiet=quiet)
+        if stream != 0 or init_kwargs:
+            extra = ", ".join(f"{k}=" for k in ["stream"] * (stream != 0) + sorted(init_kwargs))
+            raise ValueError(f"a .safetensors file takes initializer arguments in its spec, got {extra}")
+        return init_safetensors(path, spec, seed=seed, chunk_bytes=chunk_bytes, quiet=quiet,
+                                dtype=dtype, init=init)  # fmt: skip
     if path.suffix != ".npy":
         raise ValueError(f"path must end in .npy or .safetensors, got {path.name!r}")
     if shape is None or spec is not None:
         raise ValueError("a .npy file takes shape= (one tensor), not spec=")
-    dims = _constructors.check_shape(shape)
-    name = _check_init(init)
-    if dtype not in FLOAT_DTYPES or dtype == "bfloat16":
-        raise ValueError(f"dtype must be one of float16, float32, float64 for .npy files, got {dtype!r}")
     _check_chunk(chunk_bytes)
-    header = _npy_header(dims, dtype)
-    nbytes = math.prod(dims) * ITEMSIZE[dtype]
-    with _atomic(path) as tmp, open(tmp, "wb+") as f:
-        f.write(header)
-        f.truncate(len(header) + nbytes)
-        with _mapping(f, len(header) + nbytes) as mm, _progress(nbytes, quiet, path.name) as bar:
-            view = _as_array(mm, len(header), dims, dtype)
-            _fill_rows(view, dims, INITS[name], {"seed": seed, "stream": stream, **init_kwargs},
-                       chunk_bytes, mm, bar)  # fmt: skip
-            del view
+    kwargs = {**init_kwargs, "seed": _checks.seed(seed), "stream": _checks.stream(stream)}
+    tensor = check_tensor(None, shape, dtype, init, kwargs, NPY_DTYPES)
+    header = _npy_header(tensor.shape, tensor.dtype)
+    _write(path, header, [(tensor, len(header))], chunk_bytes, quiet)
     return path
 
 
@@ -131,65 +121,293 @@ def init_safetensors(
     path: str | os.PathLike[str],
     spec: Mapping[str, Mapping[str, Any]],
     *,
-    seed: int,
+    seed: int | None,
     chunk_bytes: int = DEFAULT_CHUNK,
     quiet: bool | None = None,
+    dtype: str = "float32",
+    init: str = "kaiming_normal",
 ) -> Path:
     """Write a .safetensors file with every tensor of `spec`, each on stream stream_for(name).
 
     spec: {name: {"shape": [...], "dtype": "float32", "init": "kaiming_normal", **kwargs}}
-    (dtype float16, bfloat16, float32 or float64; kwargs go to the initializer). Loading the
-    file gives, for each name, the in-memory fill with (seed, stream_for(name)).
+    (dtype float16, bfloat16, float32 or float64, default `dtype`; init default `init`; kwargs
+    go to the initializer, and may override "seed" and "stream"). Loading the file gives, for
+    each name, the in-memory fill with (seed, stream_for(name)). The header's metadata records
+    what was used: "seed" (when every tensor used the same) and "tensors", a JSON object of
+    each tensor's init, seed, stream and arguments. Every problem of the spec is reported
+    at once, one line each, before the file is created.
     """
     path = Path(path)
     _check_chunk(chunk_bytes)
-    plan, offset = [], 0
-    header: dict[str, Any] = {"__metadata__": {"format": "pt", "generator": "fastkaiming",
-                                                "seed": str(seed)}}  # fmt: skip
-    for name, entry in spec.items():
-        if not isinstance(entry, Mapping):
-            raise TypeError(f"spec[{name!r}] must be a mapping with shape, dtype and init")
-        entry = dict(entry)
-        dims = _constructors.check_shape(entry.pop("shape"))
-        dtype = entry.pop("dtype", "float32")
-        if dtype not in _SAFETENSORS_DTYPES:
-            choices = ", ".join(_SAFETENSORS_DTYPES)
-            raise ValueError(f"spec[{name!r}]: dtype must be one of {choices}, got {dtype!r}")
-        init = _check_init(entry.pop("init", "kaiming_normal"))
-        size = math.prod(dims) * ITEMSIZE[dtype]
-        header[name] = {"dtype": _SAFETENSORS_DTYPES[dtype], "shape": list(dims),
-                        "data_offsets": [offset, offset + size]}  # fmt: skip
-        plan.append((name, dims, dtype, init, entry, offset))
-        offset += size
-    text = json.dumps(header, separators=(",", ":")).encode()
+    key = _checks.seed(seed)  # None: one seed from the OS, for every tensor and the header
+    tensors = check_spec(spec, seed=key, dtype=dtype, init=init)
+    offset, header, used = 0, {}, {}
+    for t in tensors:
+        header[t.name] = {"dtype": _SAFETENSORS_DTYPES[t.dtype], "shape": list(t.shape),
+                          "data_offsets": [offset, offset + t.nbytes]}  # fmt: skip
+        used[t.name] = {"init": t.init, **t.kwargs}
+        offset += t.nbytes
+    seeds = {t.kwargs["seed"] for t in tensors} or {key}
+    metadata = {"format": "pt", "generator": "fastkaiming", "fastkaiming_version": __version__}
+    if len(seeds) == 1:
+        metadata["seed"] = str(seeds.pop())
+    metadata["tensors"] = json.dumps(used, separators=(",", ":"), default=str)
+    text = json.dumps({"__metadata__": metadata, **header}, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
     start = 8 + len(text)
-    with _atomic(path) as tmp, open(tmp, "wb+") as f:
-        f.write(struct.pack("<Q", len(text)) + text)
-        f.truncate(start + offset)
-        with _mapping(f, start + offset) as mm, _progress(offset, quiet, path.name) as bar:
-            for name, dims, dtype, init, kwargs, begin in plan:
-                view = _as_array(mm, start + begin, dims, dtype)
-                if dtype == "bfloat16":
-                    kwargs = {**kwargs, "dtype": "bfloat16"}  # the view holds the bits as uint16
-                _fill_rows(view, dims, INITS[init], {"seed": seed, "stream": stream_for(name), **kwargs},
-                           chunk_bytes, mm, bar)  # fmt: skip
-                del view
+    plan, begin = [], start
+    for t in tensors:
+        plan.append((t, begin))
+        begin += t.nbytes
+    _write(path, struct.pack("<Q", len(text)) + text, plan, chunk_bytes, quiet)
     return path
 
 
-@contextlib.contextmanager
-def _mapping(f: Any, size: int) -> Iterator[mmap.mmap]:
-    if size == 0:  # mmap cannot map an empty file
-        yield mmap.mmap(-1, 1)
-        return
-    mm = mmap.mmap(f.fileno(), size)
+def check_spec(spec: object, *, seed: int, dtype: str = "float32",
+               init: str = "kaiming_normal") -> list[Tensor]:  # fmt: skip
+    """Every tensor of a .safetensors spec, checked; all problems in one error, a line each.
+
+    `seed` (an int) and `dtype`/`init` are the entries' defaults. Raises TypeError when every
+    problem is one of type, else ValueError.
+    """
+    if not isinstance(spec, Mapping):
+        raise TypeError(
+            "spec must be a mapping of tensor names to entries ({name: {\"shape\": [...], "
+            f"\"dtype\": ..., \"init\": ..., ...}}}}), got {type(spec).__name__}"
+        )
+    tensors, problems = [], []
+    for name, entry in spec.items():
+        where = f"spec[{name!r}]: "
+        try:
+            if not isinstance(name, str):
+                raise TypeError(f"{where}tensor names must be str, got {type(name).__name__}")
+            if not name.isascii():
+                try:
+                    name.encode("utf-8")
+                except UnicodeEncodeError:
+                    message = f"{where}tensor names must be UTF-8 text (a lone surrogate is not)"
+                    raise ValueError(message) from None
+            if name == "__metadata__":
+                raise ValueError(f"{where}the name __metadata__ is reserved by the safetensors format")
+            if not isinstance(entry, Mapping):
+                raise TypeError(
+                    f"{where}must be a mapping with shape, dtype and init, got {type(entry).__name__}"
+                )
+            kwargs = dict(entry)
+            if "shape" not in kwargs:
+                raise ValueError(f"{where}missing 'shape' (a list of ints)")
+            shape = kwargs.pop("shape")
+            entry_dtype = kwargs.pop("dtype", dtype)
+            entry_init = kwargs.pop("init", init)
+            kwargs["seed"] = _checks.seed(kwargs.get("seed", seed))
+            kwargs.setdefault("stream", stream_for(name))
+            dtypes = tuple(_SAFETENSORS_DTYPES)
+            tensors.append(check_tensor(name, shape, entry_dtype, entry_init, kwargs, dtypes))
+        except (TypeError, ValueError) as exc:
+            message = str(exc)
+            problems.append((type(exc), message if message.startswith(where) else where + message))
+    if problems:
+        kind = TypeError if all(k is TypeError for k, _ in problems) else ValueError
+        raise kind("\n".join(m for _, m in problems))
+    return tensors
+
+
+def check_tensor(name: str | None, shape: object, dtype: object, init: object, kwargs: dict[str, Any],
+                 dtypes: tuple[str, ...]) -> Tensor:  # fmt: skip
+    """One tensor, checked as far as a fill can check it, without writing the file.
+
+    kwargs holds seed and stream. The initializer's arguments are checked by filling one
+    element of the same global tensor in memory, so the messages are the fills' own.
+    """
+    dims = _constructors.check_shape(shape)
+    count = math.prod(dims)
+    if count > MAX_ELEMENTS:
+        raise ValueError(f"shape {dims} has {count} elements, more than 2**62")
+    if not isinstance(dtype, str):
+        raise TypeError(f"dtype must be one of {', '.join(dtypes)}, got {dtype!r}")
+    if dtype not in dtypes:
+        note = " for .npy files (.npy has no bfloat16: write a .safetensors file)" if name is None else ""
+        raise ValueError(f"dtype must be one of {', '.join(dtypes)}{note}, got {dtype!r}")
+    init = _check_init(init)
+    fill = INITS[init]
+    accepted = ARGUMENTS[init]
+    for key in kwargs:
+        if key in _WRITER_ARGS:
+            raise ValueError(f"{key} is set by the file writer, chunk by chunk; leave it out")
+        if key not in accepted:
+            raise ValueError(f"{init} takes no argument {key!r}; it takes {', '.join(accepted)}")
+    # one element of the same global tensor (a zero-element tensor: the fill's own checks)
+    scratch = np.zeros((1,) * len(dims) if count else dims, np.uint16 if dtype == "bfloat16" else dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the real fill warns, once
+        try:
+            fill(scratch, global_shape=dims, block_start=(0,) * len(dims), dtype=dtype, **kwargs)
+        except OverflowError as exc:
+            raise ValueError(f"{init}: {exc}") from None
+    return Tensor(name, dims, dtype, init, kwargs, count * ITEMSIZE[dtype])
+
+
+def _write(path: Path, header: bytes, plan: list[tuple[Tensor, int]], chunk: int, quiet: bool | None) -> None:
+    """Check the room, reserve, fill each tensor at its byte offset, sync, rename, sync the folder."""
+    size = len(header) + sum(t.nbytes for t, _ in plan)
+    folder = path.parent
+    free = shutil.disk_usage(folder).free
+    if size > free:
+        raise _no_room(path, size, free)
+    with _atomic(path) as tmp, open(tmp, "wb+", buffering=0) as f:  # unbuffered: no late errors at close
+        fd = f.fileno()
+        _write_all(fd, header)
+        _reserve(fd, path, len(header), size, chunk)
+        with _progress(size - len(header), quiet, path.name) as bar:
+            for tensor, begin in plan:
+                _fill_tensor(fd, begin, tensor, chunk, bar)
+        _sync(fd)  # the data reach the disk before the name points at them
+
+
+def _no_room(path: Path, size: int, free: int) -> OSError:
+    message = (f"not enough space for {path.name}: it needs {size} bytes ({_human(size)}), "
+               f"{path.parent} has {free} bytes free ({_human(free)})")  # fmt: skip
+    return OSError(errno.ENOSPC, message)
+
+
+def _human(n: int) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _reserve(fd: int, path: Path, start: int, size: int, chunk: int) -> None:
+    """Allocate the file's blocks now, so that no write through a mapping meets a full disk.
+
+    os.posix_fallocate where the platform and filesystem have it (glibc emulates it where the
+    filesystem lacks fallocate). Elsewhere (macOS, Windows, musl without fallocate) zeros are
+    written up to `size`: a reservation on every filesystem that allocates blocks when they are
+    written, which is not the case on compressing or deduplicating ones (ZFS, btrfs with
+    compression); it costs one extra sequential write of the file.
+    """
     try:
-        yield mm
-        mm.flush()
+        if hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(fd, 0, size)
+                return
+            except OSError as exc:
+                if exc.errno not in _NO_FALLOCATE:
+                    raise
+        if size == start:
+            return
+        zeros = bytes(min(chunk, 1 << 20, size - start))
+        os.lseek(fd, start, os.SEEK_SET)
+        for left in range(size - start, 0, -len(zeros)):
+            _write_all(fd, zeros if left >= len(zeros) else zeros[:left])
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise _no_room(path, size, shutil.disk_usage(path.parent).free) from None
+        if exc.errno == errno.EFBIG:
+            message = (f"{path.name} needs {size} bytes ({_human(size)}), more than the filesystem "
+                       f"of {path.parent} allows for one file")  # fmt: skip
+            raise OSError(errno.EFBIG, message) from None
+        raise
+
+
+def _fill_tensor(fd: int, begin: int, tensor: Tensor, chunk: int, bar: Any) -> None:
+    """Fill one tensor at byte `begin` of the file: C-order blocks of about `chunk` bytes.
+
+    A block is a run along one axis k (the outermost whose sub-arrays fit in a chunk) at fixed
+    indices of the axes before it, whole along the axes after it: contiguous in the file, and a
+    block fill (global_shape=, block_start=) of the whole tensor.
+    """
+    dims, itemsize = tensor.shape, ITEMSIZE[tensor.dtype]
+    count = math.prod(dims)
+    if count == 0:
+        return
+    kwargs = {**tensor.kwargs, "dtype": tensor.dtype}  # bfloat16 is held as uint16
+    fill = INITS[tensor.init]
+    np_dtype = np.uint16 if tensor.dtype == "bfloat16" else np.dtype(tensor.dtype)
+    if not dims:  # a scalar
+        _fill_window(fd, begin, (), np_dtype, lambda view: fill(view, **kwargs))
+        bar.update(itemsize)
+        return
+    k = next((k for k in range(len(dims)) if math.prod(dims[k + 1 :]) * itemsize <= chunk), len(dims) - 1)
+    inner = math.prod(dims[k + 1 :])
+    step = max(1, chunk // (inner * itemsize))
+    strides = [math.prod(dims[a + 1 :]) for a in range(len(dims))]  # elements per step of each axis
+    for outer in itertools.product(*(range(d) for d in dims[:k])):
+        for j in range(0, dims[k], step):
+            n = min(step, dims[k] - j)
+            start = (*outer, j) + (0,) * (len(dims) - k - 1)
+            first = sum(s * st for s, st in zip(start, strides, strict=True))
+            block = (1,) * k + (n,) + dims[k + 1 :]
+            _fill_window(fd, begin + first * itemsize, block, np_dtype,
+                         lambda view: fill(view, global_shape=dims, block_start=start, **kwargs))  # noqa: B023
+            bar.update(n * inner * itemsize)
+
+
+def _fill_window(fd: int, offset: int, shape: tuple[int, ...], np_dtype: Any,
+                 fill: Callable[[np.ndarray], object]) -> None:  # fmt: skip
+    """Map the bytes of one block, fill them and unmap: the pages leave this process (dirty ones
+    stay in the OS's cache, written back by it or by the final fsync)."""
+    length = math.prod(shape) * np.dtype(np_dtype).itemsize
+    base = offset - offset % mmap.ALLOCATIONGRANULARITY  # a mapping starts on this boundary
+    mm = mmap.mmap(fd, offset + length - base, offset=base)
+    try:
+        view = np.frombuffer(mm, np_dtype, math.prod(shape), offset - base).reshape(shape)
+        fill(view)
+        del view
     finally:
         with contextlib.suppress(BufferError):  # a view still alive (an exception's frames)
             mm.close()
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """A temporary path next to `path`: renamed to it on success, then the folder synced;
+    removed otherwise."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+        _sync_folder(path.parent)  # the rename itself survives a power loss
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _sync(fd: int) -> None:
+    """fsync; on macOS also F_FULLFSYNC, as fsync there does not flush the drive's cache."""
+    os.fsync(fd)
+    try:
+        import fcntl
+    except ImportError:  # Windows: os.fsync is _commit, a full flush
+        return
+    if hasattr(fcntl, "F_FULLFSYNC"):
+        with contextlib.suppress(OSError):  # not every filesystem supports it
+            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder so that a rename in it is durable (POSIX).
+
+    Windows cannot open a folder for this (NTFS journals the rename itself); filesystems that
+    cannot sync a folder answer EINVAL, and then there is nothing more to do.
+    """
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
 
 
 def _npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
