@@ -1,5 +1,7 @@
 """PyTorch tensors: in place, every dtype, Parameters, views; every other kind a clear error."""
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -308,3 +310,18 @@ def test_cuda_tensor_is_refused_by_intake():
     with pytest.raises(ValueError, match=r"^tensor is on cuda:0; fastkaiming fills host \(CPU\) memory"):
         _buffers.as_target(t, None, _buffers.FLOAT_DTYPES)  # intake itself: _fill may stage CUDA tensors first
     assert not t.any()
+
+
+def test_import_and_numpy_fills_do_not_import_torch():
+    code = ("import sys, numpy as np, fastkaiming as fk; fk.normal_(np.zeros(4, np.float32), seed=0); "
+            "fk.normal_(bytearray(8), seed=0, dtype='float32'); "
+            "assert 'torch' not in sys.modules and 'fastkaiming._torch_intake' not in sys.modules")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_contiguous_fast_path_and_strided_path_agree():
+    """A contiguous tensor skips the overlap check; a strided one takes it; both fill in C order."""
+    for t in (torch.zeros(3, 1, 5), torch.zeros(5, 3).t(), torch.zeros(2, 3, 4).permute(2, 0, 1)[1:]):
+        fk.uniform_(t, seed=4, offset=2)
+        ref = fk.uniform_(np.empty(tuple(t.shape), np.float32), seed=4, offset=2)
+        np.testing.assert_array_equal(t.numpy(), ref)

@@ -137,11 +137,10 @@ _BUFFER_KINDS = "biufcSU"
 _torch_intake: ModuleType | None = None
 
 
-def _torch_target(tensor: object, dtype: object, supported: tuple[str, ...]) -> Target:
+def _load_torch_intake() -> ModuleType:
     global _torch_intake
-    if _torch_intake is None:
-        from . import _torch_intake
-    return _torch_intake.target(tensor, dtype, supported)  # type: ignore[no-any-return]
+    from . import _torch_intake
+    return _torch_intake
 
 
 def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_DTYPES) -> Target:
@@ -162,7 +161,9 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
         if dt.kind not in _BUFFER_KINDS or dt.type.__module__ != "numpy" or dt.names is not None:
             raise _unsupported(numpy_name(dt), supported)
     elif isinstance(tensor, getattr(sys.modules.get("torch"), "Tensor", ())):  # torch is imported
-        return _checked(_torch_target(tensor, dtype, supported))
+        target: Target = (_torch_intake or _load_torch_intake()).target(tensor, dtype, supported)
+        # contiguous: no two elements share memory (as for the NumPy fast path above)
+        return target if tensor.is_contiguous() and target.array.ndim <= _core.MAX_NDIM else _checked(target)
     elif hasattr(tensor, "__dlpack__") and hasattr(tensor, "__dlpack_device__"):
         try:
             memoryview(tensor)  # type: ignore[arg-type]

@@ -273,7 +273,7 @@ cdef class HostMemory:
     cdef char *ptr
     cdef Py_ssize_t shape_[64]
     cdef Py_ssize_t strides_[64]
-    cdef readonly tuple shape
+    cdef readonly tuple shape, strides
     cdef readonly int ndim, itemsize
     cdef readonly Py_ssize_t size
 
@@ -294,10 +294,7 @@ cdef class HostMemory:
             self.shape_[d] = shape[d]
             self.strides_[d] = steps[d] * itemsize
             self.size *= self.shape_[d]
-
-    @property
-    def strides(self):
-        return tuple(self.strides_[d] for d in range(self.ndim))
+        self.strides = tuple([self.strides_[d] for d in range(n)])
 
     def __getbuffer__(self, Py_buffer *buffer, int flags):
         _describe(buffer, self, self.ptr, self.size, self.itemsize, False, self.ndim, self.shape_,

@@ -9,7 +9,6 @@ TypeError or ValueError that says what to do, raised before a byte is written.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -82,6 +81,20 @@ def _kind_error(t: torch.Tensor) -> Exception | None:
     return None
 
 
+def _flag_error(t: torch.Tensor) -> ValueError:
+    if t.is_neg():
+        return ValueError(
+            "tensor is a lazy negated view (t.is_neg(), e.g. .conj().imag of a complex tensor): its "
+            "memory holds the negation of what it reads; fill t.resolve_neg() (or t.clone()) instead"
+        )
+    if t.is_conj():
+        return ValueError(
+            "tensor is a lazy conjugate view (t.is_conj()): its memory holds the conjugate of what "
+            "it reads; fill t.resolve_conj() (or t.clone()) instead"
+        )
+    return _not_allocated("a ZeroTensor, as from torch._efficientzerotensor")
+
+
 def _not_allocated(why: str) -> ValueError:
     return ValueError(
         f"tensor's data is not allocated yet ({why}): there is no memory to fill; allocate it "
@@ -100,23 +113,13 @@ def target(t: torch.Tensor, dtype: object, supported: tuple[str, ...]) -> _buffe
         raise TypeError(f"tensor has unsupported dtype {t.dtype}; supported dtypes: {_supported(supported)}")
     if dtype is not None:
         _buffers.check_match(dtype, name, supported, f"torch.{name}")  # type: ignore[arg-type]
-    if t.is_neg():
-        raise ValueError(
-            "tensor is a lazy negated view (t.is_neg(), e.g. .conj().imag of a complex tensor): its "
-            "memory holds the negation of what it reads; fill t.resolve_neg() (or t.clone()) instead"
-        )
-    if t.is_conj():
-        raise ValueError(
-            "tensor is a lazy conjugate view (t.is_conj()): its memory holds the conjugate of what "
-            "it reads; fill t.resolve_conj() (or t.clone()) instead"
-        )
-    if t._is_zerotensor():
-        raise _not_allocated("a ZeroTensor, as from torch._efficientzerotensor")
+    if t.is_neg() or t.is_conj() or t._is_zerotensor():
+        raise _flag_error(t)
     itemsize = _ITEMSIZE[name]  # type: ignore[index]
     shape = t.shape
     steps = t.stride()
     address = 0
-    if math.prod(shape):
+    if 0 not in shape:
         try:
             address = t.data_ptr()
             nbytes = t.untyped_storage().nbytes()
