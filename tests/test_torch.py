@@ -239,7 +239,8 @@ def test_dtensor_is_refused_by_intake():
     assert not base.any()
 
 
-def test_batched_tensor_inside_vmap():
+@pytest.mark.parametrize("transform", ["vmap", "grad", "functionalize"])
+def test_wrapper_tensors_inside_torch_func(transform):
     seen = []
 
     def body(x):
@@ -247,10 +248,17 @@ def test_batched_tensor_inside_vmap():
             fk.normal_(x, seed=0)
         except TypeError as exc:
             seen.append(str(exc))
-        return x
+        return x.sum() if transform == "grad" else x
 
-    torch.func.vmap(body)(torch.zeros(2, 3))
-    assert seen and seen[0].startswith("tensor has no storage of its own (a functorch/vmap")
+    getattr(torch.func, transform)(body)(torch.zeros(2, 3))
+    assert seen and seen[0].startswith("tensor has no storage of its own (a torch.func vmap/grad/functionalize")
+
+
+def test_torch_errors_while_inspecting_become_type_errors(monkeypatch):
+    t = torch.zeros(4)
+    monkeypatch.setattr(torch.Tensor, "stride", lambda self: (_ for _ in ()).throw(RuntimeError("no strides")))
+    with pytest.raises(TypeError, match=r"^tensor \(Tensor\) could not be inspected: RuntimeError: no strides; "):
+        fk.normal_(t, seed=0)
 
 
 # ---- item 2 of issue 10: the autograd version counter ---------------------------------------

@@ -95,6 +95,13 @@ def _flag_error(t: torch.Tensor) -> ValueError:
     return _not_allocated("a ZeroTensor, as from torch._efficientzerotensor")
 
 
+def _wrapper_error() -> TypeError:
+    return TypeError(
+        "tensor has no storage of its own (a torch.func vmap/grad/functionalize or other wrapper "
+        "tensor): fill the tensor it wraps, outside the transform"
+    )
+
+
 def _not_allocated(why: str) -> ValueError:
     return ValueError(
         f"tensor's data is not allocated yet ({why}): there is no memory to fill; allocate it "
@@ -104,6 +111,16 @@ def _not_allocated(why: str) -> ValueError:
 
 def target(t: torch.Tensor, dtype: object, supported: tuple[str, ...]) -> _buffers.Target:
     """Check the torch tensor `t`; return a Target over its memory. Writes nothing."""
+    try:
+        return _target(t, dtype, supported)
+    except (RuntimeError, NotImplementedError, BufferError, OverflowError) as exc:  # torch's own
+        raise TypeError(
+            f"tensor ({type(t).__name__}) could not be inspected: {type(exc).__name__}: {exc}; "
+            "fastkaiming fills dense CPU tensors that own their memory"
+        ) from None
+
+
+def _target(t: torch.Tensor, dtype: object, supported: tuple[str, ...]) -> _buffers.Target:
     if type(t) not in _PLAIN:
         raise _subclass_error(t)
     if t.layout is not torch.strided or not t.is_cpu or t.is_quantized or t.is_nested:
@@ -123,13 +140,12 @@ def target(t: torch.Tensor, dtype: object, supported: tuple[str, ...]) -> _buffe
         try:
             address = t.data_ptr()
             nbytes = t.untyped_storage().nbytes()
-        except (RuntimeError, NotImplementedError):  # a wrapper (vmap, ...) with no storage of its own
-            raise TypeError(
-                "tensor has no storage of its own (a functorch/vmap or other wrapper tensor): "
-                "fill the tensor it wraps, outside the transform"
-            ) from None
-        if address == 0 or nbytes == 0:
-            raise _not_allocated(f"its storage has {nbytes} bytes, as after untyped_storage().resize_(0)")
+        except (RuntimeError, NotImplementedError):  # a wrapper (vmap, grad) with no storage of its own
+            raise _wrapper_error() from None
+        if nbytes == 0:
+            raise _not_allocated("its storage has 0 bytes, as after untyped_storage().resize_(0)")
+        if address == 0:  # storage bytes but no address: a wrapper (functionalize)
+            raise _wrapper_error()
         last = t.storage_offset()
         for n, s in zip(shape, steps, strict=True):
             last += (n - 1) * s
