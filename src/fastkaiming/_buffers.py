@@ -100,7 +100,7 @@ def _refused(tensor: object, how: str, exc: Exception) -> TypeError:
 
 
 def _from_dlpack(tensor: object, dtype: object, supported: tuple[str, ...]) -> Target:
-    """A DLPack tensor (e.g. torch) on the host, viewed in place."""
+    """A DLPack tensor (a producer other than torch) on the host, viewed in place."""
     try:
         kind, index = (int(x) for x in tensor.__dlpack_device__())  # type: ignore[attr-defined]
     except (TypeError, ValueError, BufferError, RuntimeError, NotImplementedError, OverflowError) as exc:
@@ -123,8 +123,8 @@ def _from_dlpack(tensor: object, dtype: object, supported: tuple[str, ...]) -> T
         )
     found = _DLPACK.get((view.code, view.bits)) if view.lanes == 1 else None
     if found is None or found not in supported:
-        kind = _DLPACK_KINDS.get(view.code, f"DLPack type code {view.code}, bits ")
-        what = "bool" if view.code == 6 else f"{kind}{view.bits}"
+        kind_name = _DLPACK_KINDS.get(view.code, f"DLPack type code {view.code}, bits ")
+        what = "bool" if view.code == 6 else f"{kind_name}{view.bits}"
         raise _unsupported(what if view.lanes == 1 else f"{what} x {view.lanes} lanes", supported)
     check_match(dtype, found, supported)
     return Target(np.asarray(view), found, _CODES[found])
@@ -139,8 +139,10 @@ _torch_intake: ModuleType | None = None
 
 def _load_torch_intake() -> ModuleType:
     global _torch_intake
-    from . import _torch_intake
-    return _torch_intake
+    from . import _torch_intake as module
+
+    _torch_intake = module
+    return module
 
 
 def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_DTYPES) -> Target:
@@ -163,7 +165,8 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
     elif isinstance(tensor, getattr(sys.modules.get("torch"), "Tensor", ())):  # torch is imported
         target: Target = (_torch_intake or _load_torch_intake()).target(tensor, dtype, supported)
         # contiguous: no two elements share memory (as for the NumPy fast path above)
-        return target if tensor.is_contiguous() and target.array.ndim <= _core.MAX_NDIM else _checked(target)
+        contiguous = tensor.is_contiguous()  # type: ignore[attr-defined]
+        return target if contiguous and target.array.ndim <= _core.MAX_NDIM else _checked(target)
     elif hasattr(tensor, "__dlpack__") and hasattr(tensor, "__dlpack_device__"):
         try:
             memoryview(tensor)  # type: ignore[arg-type]

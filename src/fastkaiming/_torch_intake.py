@@ -30,7 +30,7 @@ def _supported(supported: tuple[str, ...]) -> str:
 
 def _subclass_error(t: torch.Tensor) -> TypeError:
     cls = type(t)
-    if isinstance(t, torch.nn.parameter.UninitializedTensorMixin):
+    if isinstance(t, torch.nn.parameter.UninitializedTensorMixin):  # type: ignore[attr-defined]
         return TypeError(
             f"tensor is an uninitialized lazy parameter ({cls.__name__}): it has no shape or memory "
             "yet; run a forward pass (or call its materialize()) before initializing it"
