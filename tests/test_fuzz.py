@@ -132,7 +132,13 @@ TORCH_KINDS = {} if torch is None else {
 }  # fmt: skip
 if torch is not None and torch.backends.mkldnn.is_available():
     TORCH_KINDS["mkldnn"] = (lambda: torch.ones(6, 10), lambda b: b.to_mkldnn(), False)
-MAKERS += [lambda kind=kind: kind[1](kind[0]()) for kind in TORCH_KINDS.values()]
+def _made(kind):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's beta/prototype notices
+        return kind[1](kind[0]())
+
+
+MAKERS += [lambda kind=kind: _made(kind) for kind in TORCH_KINDS.values()]
 
 
 def tensors():
