@@ -124,8 +124,11 @@ def test_read_only(fn):
 @pytest.mark.parametrize("fn", ALL)
 @pytest.mark.parametrize(
     "dtype,name",
-    [(np.int32, "'<i4' (int32)"), (np.complex64, "'<c8' (complex64)"), (np.uint32, "'<u4' (uint32)"),
-     (np.dtype(">f4"), "'>f4' (float32)"), (np.float128 if hasattr(np, "float128") else np.int64, None)],
+    [(np.int32, "int32"), (np.complex64, "complex64"), (np.uint32, "uint32"),
+     (np.dtype(">f4"), "'>f4' (float32, non-native byte order)"), ("datetime64[s]", "datetime64[s]"),
+     ("timedelta64[ns]", "timedelta64[ns]"), (object, "object"), ("V8", "|V8"),
+     ([("a", "<f4"), ("b", "<f4")], "[('a', '<f4'), ('b', '<f4')] (structured)"), ("S4", "|S4"), (bool, "bool"),
+     (np.float128 if hasattr(np, "float128") else np.int64, None)],
 )  # fmt: skip
 def test_unsupported_dtype(fn, dtype, name):
     w = np.zeros((4, 4), dtype)
@@ -137,8 +140,111 @@ def test_unsupported_dtype(fn, dtype, name):
 
 def test_object_array_is_unsupported():
     w = np.empty((2, 2), object)
-    with pytest.raises(TypeError, match="unsupported"):
+    with pytest.raises(TypeError, match="^tensor has unsupported dtype object; supported dtypes"):
         fk.normal_(w, seed=0)
+
+
+@pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2", "int4", "uint4", "float4_e2m1fn"])
+def test_ml_dtypes_arrays_are_named(name):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    if not hasattr(ml_dtypes, name):
+        pytest.skip(f"this ml_dtypes has no {name}")
+    w = np.zeros(8, getattr(ml_dtypes, name))
+    check(TypeError, rf"^tensor has unsupported dtype {name}; supported dtypes: float16, float32, float64, bfloat16$",
+          fk.normal_, w, seed=0)  # fmt: skip
+
+
+def test_ml_dtypes_bfloat16_array_is_filled():
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    w = np.zeros(8, ml_dtypes.bfloat16)
+    fk.normal_(w, seed=0)
+    raw = bytearray(16)
+    fk.normal_(raw, seed=0, dtype="bfloat16")
+    assert w.tobytes() == bytes(raw)
+    with pytest.raises(TypeError, match="^tensor has unsupported dtype bfloat16; supported dtypes: uint32$"):
+        fk.random_raw(np.zeros(4, ml_dtypes.bfloat16), seed=0)
+
+
+class RefusingBuffer:
+    """Exports its memory with an error that is not TypeError (as some producers do)."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __buffer__(self, flags):
+        raise self.exc
+
+
+class RefusingDLPack:
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __dlpack_device__(self):
+        return (1, 0)
+
+    def __dlpack__(self, **kwargs):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [BufferError("busy"), RuntimeError("boom"), NotImplementedError("later"),
+                                 OverflowError("big"), ValueError("bad")])  # fmt: skip
+def test_producer_errors_become_type_errors(exc):
+    import sys
+
+    if sys.version_info >= (3, 12):
+        with pytest.raises(TypeError, match=rf"^tensor \(RefusingBuffer\) could not export its memory through the "
+                           rf"buffer protocol: {type(exc).__name__}: {exc}$"):  # fmt: skip
+            fk.normal_(RefusingBuffer(exc), seed=0)
+    with pytest.raises(TypeError, match=rf"^tensor \(RefusingDLPack\) could not export its memory through DLPack: "
+                       rf"{type(exc).__name__}: {exc}$"):  # fmt: skip
+        fk.normal_(RefusingDLPack(exc), seed=0)
+
+
+class DLPackOnly:
+    """A DLPack-only producer (not torch) over a NumPy array: the buffer protocol cannot see it."""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __dlpack_device__(self):
+        return self.array.__dlpack_device__()
+
+    def __dlpack__(self, **kwargs):
+        return self.array.__dlpack__(**kwargs)
+
+
+class OnAnotherDevice(DLPackOnly):
+    def __dlpack_device__(self):
+        return (2, 1)
+
+    def __dlpack__(self, **kwargs):  # pragma: no cover - must not be reached
+        raise AssertionError("exported a non-CPU tensor")
+
+
+def test_dlpack_dtypes_are_named():
+    for dtype, name in [(np.int32, "int32"), (np.complex64, "complex64"), (np.uint8, "uint8"), (bool, "bool")]:
+        with pytest.raises(TypeError, match=rf"^tensor has unsupported dtype {name}; supported dtypes: float16"):
+            fk.normal_(DLPackOnly(np.zeros(4, dtype)), seed=0)
+    w = np.zeros(6, np.float32)
+    fk.normal_(DLPackOnly(w), seed=0)
+    assert (w == fk.normal_(np.zeros(6, np.float32), seed=0)).all()
+
+
+def test_dlpack_tensor_on_another_device():
+    with pytest.raises(ValueError, match=r"^tensor is on cuda:1; fastkaiming fills host \(CPU\) memory"):
+        fk.kaiming_normal_(OnAnotherDevice(None), seed=0)
+
+
+def test_read_only_dlpack_tensor():
+    a = np.zeros(8, np.float32)
+    a.flags.writeable = False
+    try:
+        a.__dlpack__(max_version=(1, 0))
+    except (TypeError, BufferError):
+        pytest.skip("this NumPy cannot export read-only arrays with DLPack 1.0 flags")
+    with pytest.raises(ValueError, match=r"read-only \(DLPackOnly\); immutable arrays .*fastkaiming.kaiming_normal\(shape"):
+        fk.normal_(DLPackOnly(a), seed=0)
+    assert not a.any()
 
 
 def test_raw_bytes_need_dtype_and_whole_items():

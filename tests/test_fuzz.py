@@ -1,7 +1,11 @@
 """Every public fill, fed arbitrary arguments, succeeds or raises TypeError/ValueError with a
-message: never a crash, a hang, or another exception type."""
+message: never a crash, a hang, or another exception type. The tensors include NumPy arrays of
+every kind (datetime64, object, void, structured, ...), ml_dtypes and torch tensor kinds when
+installed; each torch kind is filled exactly as a NumPy array of its shape, or refused untouched."""
 import array
+import importlib.util
 import math
+import re
 import warnings
 
 import numpy as np
@@ -38,7 +42,103 @@ MAKERS = [
     lambda: b"immutable", lambda: memoryview(bytearray(8)), lambda: array.array("f", [0.0] * 6),
     lambda: array.array("i", [0] * 3), lambda: np.zeros((5, 5), np.float32)[::2, ::-1],
     lambda: np.zeros(16, np.uint8), lambda: [0.0, 1.0], lambda: None, lambda: 3.0, NoBuffer,
+    lambda: np.zeros(4, "datetime64[s]"), lambda: np.zeros(4, "timedelta64[ns]"), lambda: np.zeros(4, "V8"),
+    lambda: np.zeros(4, [("a", "<f4"), ("b", "<i2")]), lambda: np.zeros(4, ">f8"), lambda: np.zeros(4, "U3"),
+    lambda: np.zeros(4, bool), lambda: np.zeros((2, 2), (np.float32, (3,))),
 ]  # fmt: skip
+try:
+    import ml_dtypes
+except ImportError:
+    ml_dtypes = None
+if ml_dtypes is not None:
+    MAKERS += [lambda name=name: np.zeros(6, getattr(ml_dtypes, name))
+               for name in ("float8_e4m3fn", "float8_e5m2", "int4", "uint4", "bfloat16") if hasattr(ml_dtypes, name)]  # fmt: skip
+
+
+torch = None
+if importlib.util.find_spec("torch") is not None:
+    import torch
+
+
+def _storage(n=60, dtype=None):
+    t = torch.arange(n, dtype=torch.float64) + 0.5  # distinct values: any write shows
+    return t.to(dtype or torch.float32) * (1 + 1j if dtype == torch.complex64 else 1)
+
+
+def _resized(nbytes):
+    t = _storage(20)
+    t.untyped_storage().resize_(nbytes)
+    return t
+
+
+def _quantized():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.quantize_per_tensor(_storage(12), 0.5, 0, torch.qint8)
+
+
+def _nested(layout):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.nested.nested_tensor([torch.ones(2, 3), torch.ones(4, 3)], layout=layout)
+
+
+class Tagged:  # replaced by a torch.Tensor subclass when torch is installed
+    pass
+
+
+if torch is not None:
+
+    class Tagged(torch.Tensor):  # type: ignore[no-redef]
+        pass
+
+
+# Torch tensor kinds: name -> (make the owner of the memory, the view of it that is filled, filled?).
+# A kind that is filled must get exactly the values a NumPy fill of its shape gets; one that is not
+# must raise a TypeError/ValueError naming the tensor, with its memory untouched.
+TORCH_KINDS = {} if torch is None else {
+    "contiguous": (lambda: _storage().view(6, 10), lambda b: b, True),
+    "float64": (lambda: _storage(dtype=torch.float64).view(6, 10), lambda b: b, True),
+    "float16": (lambda: _storage(dtype=torch.float16).view(6, 10), lambda b: b, True),
+    "bfloat16": (lambda: _storage(dtype=torch.bfloat16).view(6, 10), lambda b: b, ml_dtypes is not None),
+    "parameter": (lambda: torch.nn.Parameter(_storage().view(6, 10)), lambda b: b, True),
+    "sliced": (lambda: _storage().view(6, 10), lambda b: b[1:6:2, ::3], True),
+    "transposed": (lambda: _storage().view(6, 10), lambda b: b.t(), True),
+    "offset_view": (lambda: _storage(), lambda b: b[13:49].view(4, 9), True),
+    "channels_last": (lambda: _storage(48).view(2, 3, 2, 4), lambda b: b.permute(0, 2, 3, 1), True),
+    "conv_weight": (lambda: _storage(54).view(2, 3, 3, 3), lambda b: b, True),
+    "complex_real": (lambda: _storage(dtype=torch.complex64).view(6, 10), lambda b: b.real, True),
+    "complex_imag": (lambda: _storage(dtype=torch.complex64).view(6, 10), lambda b: b.imag, True),
+    "scalar": (lambda: _storage(1).view(()), lambda b: b, True),
+    "empty": (lambda: _storage(0).view(0, 4), lambda b: b, True),
+    "inference": (lambda: torch.inference_mode()(_storage)().view(6, 10), lambda b: b, True),
+    "expanded": (lambda: _storage(10), lambda b: b.expand(6, 10), False),
+    "conj_imag": (lambda: _storage(dtype=torch.complex64).view(6, 10), lambda b: b.conj().imag, False),
+    "neg_view": (lambda: _storage().view(6, 10), lambda b: torch._neg_view(b), False),
+    "conj_complex": (lambda: _storage(dtype=torch.complex64), lambda b: b.conj(), False),
+    "int32": (lambda: _storage(dtype=torch.int32), lambda b: b, False),
+    "sparse_coo": (lambda: torch.eye(6), lambda b: b.to_sparse(), False),
+    "sparse_csr": (lambda: torch.eye(6), lambda b: b.to_sparse_csr(), False),
+    "sparse_bsc": (lambda: torch.eye(6), lambda b: b.to_sparse_bsc((2, 2)), False),
+    "quantized": (_quantized, lambda b: b, False),
+    "nested": (lambda: _nested(torch.strided), lambda b: b, False),
+    "jagged": (lambda: _nested(torch.jagged), lambda b: b, False),
+    "meta": (lambda: torch.empty(6, 10, device="meta"), lambda b: b, False),
+    "freed_storage": (lambda: _resized(0), lambda b: b, False),
+    "short_storage": (lambda: _resized(40), lambda b: b, False),
+    "zero_tensor": (lambda: torch._efficientzerotensor(6, 10), lambda b: b, False),
+    "subclass": (lambda: _storage().view(6, 10), lambda b: b.as_subclass(Tagged), False),
+    "uninitialized": (lambda: torch.nn.parameter.UninitializedParameter(), lambda b: b, False),
+}  # fmt: skip
+if torch is not None and torch.backends.mkldnn.is_available():
+    TORCH_KINDS["mkldnn"] = (lambda: torch.ones(6, 10), lambda b: b.to_mkldnn(), False)
+def _made(kind):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's beta/prototype notices
+        return kind[1](kind[0]())
+
+
+MAKERS += [lambda kind=kind: _made(kind) for kind in TORCH_KINDS.values()]
 
 
 def tensors():
@@ -76,3 +176,73 @@ def test_arbitrary_arguments_to_helpers(positional, keywords):
             fn(*positional, **keywords)
         except (TypeError, ValueError) as exc:
             assert str(exc)
+
+
+def _contents(t):
+    """What the memory behind t holds, comparable before and after; None where it cannot be read."""
+    if isinstance(t, torch.nn.parameter.UninitializedTensorMixin) or t.is_meta or t._is_zerotensor():
+        return None
+    if t.is_nested:
+        return torch.cat([c.flatten() for c in t.unbind()]).clone()
+    if t.layout != torch.strided:
+        return t.to_dense().clone()
+    if t.is_quantized:
+        return t.int_repr().clone()
+    if t.untyped_storage().nbytes() < t.numel() * t.element_size():
+        return None
+    return t.detach().clone()
+
+
+def _reference(fill, shape, dtype, kwargs):
+    """The same fill of a fresh C-ordered NumPy array: what the tensor must hold."""
+    np_dtype = ml_dtypes.bfloat16 if dtype == torch.bfloat16 else torch.empty(0, dtype=dtype).numpy().dtype
+    out = fill(np.empty(shape, np_dtype), **kwargs)
+    if dtype == torch.bfloat16:
+        return torch.from_numpy(out.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(out)
+
+
+TORCH_FILLS = [fk.kaiming_normal_, fk.kaiming_uniform_, fk.normal_, fk.uniform_, fk.trunc_normal_, fk.xavier_uniform_,
+               fk.he_normal_, fk.lecun_uniform_]  # fmt: skip
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    kind=st.sampled_from(sorted(TORCH_KINDS)),
+    fill=st.sampled_from(TORCH_FILLS),
+    seed=st.integers(0, 2**64 - 1),
+    stream=st.integers(0, 3),
+    offset=st.integers(0, 9),
+)
+def test_torch_tensor_kinds(kind, fill, seed, stream, offset):
+    make, view_of, filled = TORCH_KINDS[kind]
+    kwargs = {"seed": seed, "stream": stream, "offset": offset}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # zero-element fills warn, as torch
+        base = make()
+        t = view_of(base)
+        before = _contents(base)
+        plain = type(base) in (torch.Tensor, torch.nn.Parameter) and base.layout == torch.strided
+        version = base._version if plain and not base.is_inference() else None
+        if not filled:
+            with pytest.raises((TypeError, ValueError), match=r"^tensor"):
+                fill(t, **kwargs)
+            after = _contents(base)
+            assert (before is None) == (after is None) and (before is None or torch.equal(before, after)), "written"
+            assert version is None or base._version == version
+            return
+        try:
+            expected = _reference(fill, tuple(t.shape), t.dtype, kwargs)
+        except (TypeError, ValueError) as exc:  # e.g. no fans for a 0-d or 1-d tensor: the same error
+            with pytest.raises(type(exc), match=re.escape(str(exc))):
+                fill(t, **kwargs)
+            assert torch.equal(_contents(base), before)
+            return
+        assert fill(t, **kwargs) is t
+    want = before.clone()
+    view_of(want).copy_(expected)  # the fill's values at the view's places, the rest untouched
+    assert torch.equal(_contents(base), want)
+    assert torch.equal(t.detach(), expected)
+    if version is not None and t.numel():
+        assert base._version > version

@@ -102,9 +102,13 @@ def _fill(
                 raise ValueError(f"{name}={value!r} is out of range for {target.dtype}")
     stream_id = stream() if callable(stream) else stream
     block, phase = divmod(first, per_block)
-    _core.fill(array, target.code, dist, loc, scale, lo, hi, p_lo, p_span, flip,
-               key, stream_id, block, phase, where.index_strides, nthreads, _ISA,
-               threading.current_thread() is threading.main_thread())  # fmt: skip
+    try:
+        _core.fill(array, target.code, dist, loc, scale, lo, hi, p_lo, p_span, flip,
+                   key, stream_id, block, phase, where.index_strides, nthreads, _ISA,
+                   threading.current_thread() is threading.main_thread())  # fmt: skip
+    finally:
+        if target.written is not None:  # also after a fill stopped part way (Ctrl-C)
+            target.written()
     return tensor
 
 

@@ -1,10 +1,15 @@
-"""From any writable buffer to a NumPy view of the same memory, never a copy.
+"""From any writable buffer to a view of the same memory, never a copy.
 
-Buffer-protocol objects (NumPy, memoryview, array.array, mmap, bytearray) and DLPack tensors
-(PyTorch and other frameworks' CPU tensors). bfloat16 travels as uint16 with its own code.
+Buffer-protocol objects (NumPy, memoryview, array.array, mmap, bytearray), torch tensors (checked
+by _torch_intake, imported with the first one) and other DLPack producers' CPU tensors.
+bfloat16 travels as uint16 with its own code. Every refusal is a TypeError or ValueError that
+names the dtype or kind in the caller's terms.
 """
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
@@ -23,6 +28,7 @@ ITEMSIZE = {"uint32": 4, "float16": 2, "float32": 4, "float64": 8, "bfloat16": 2
 # DLPack (type code, bits) of each dtype, lanes 1 (kDLUInt 1, kDLFloat 2, kDLBfloat 4)
 _DLPACK = {(1, 32): "uint32", (2, 16): "float16", (2, 32): "float32", (2, 64): "float64",
            (4, 16): "bfloat16"}  # fmt: skip
+_DLPACK_KINDS = {0: "int", 1: "uint", 2: "float", 4: "bfloat", 5: "complex", 6: "bool"}  # + bits
 _DLPACK_CPU = 1
 _DLPACK_DEVICES = {1: "cpu", 2: "cuda", 3: "cuda_host", 4: "opencl", 7: "vulkan", 8: "metal",
                    9: "vpi", 10: "rocm", 11: "rocm_host", 13: "cuda_managed", 14: "oneapi"}  # fmt: skip
@@ -31,9 +37,23 @@ _RAW_BYTE_KINDS = ("u1", "i1", "S1")
 
 
 class Target(NamedTuple):
-    array: np.ndarray  # a view of the caller's memory
+    array: np.ndarray | _core.HostMemory  # a view of the caller's memory
     dtype: str  # one of _CODES
     code: int  # the C core's dtype code
+    written: Callable[[], None] | None = None  # to call after writing (torch's version counter)
+
+
+def numpy_name(dt: np.dtype) -> str:
+    """A NumPy dtype as NumPy users write it: 'complex64', 'datetime64[s]', '|V16', 'int4'."""
+    if dt.names is not None or dt.subdtype is not None:
+        return f"{dt} (structured)"
+    if dt.type.__module__ != "numpy":  # ml_dtypes' float8_e4m3fn, int4, ...
+        return dt.name
+    if dt.kind in "SUV":
+        return dt.str
+    if not dt.isnative and dt.itemsize > 1:
+        return f"{dt.str!r} ({dt.name}, non-native byte order)"
+    return dt.name
 
 
 def _dtype_name(dtype: object, supported: tuple[str, ...]) -> str:
@@ -54,32 +74,47 @@ def _dtype_name(dtype: object, supported: tuple[str, ...]) -> str:
     return name
 
 
-def _check_match(dtype: object, name: str, supported: tuple[str, ...]) -> None:
-    """dtype= on a typed tensor must name the tensor's own dtype."""
+def check_match(dtype: object, name: str, supported: tuple[str, ...], shown: str | None = None) -> None:
+    """dtype= on a typed tensor must name the tensor's own dtype (`shown`: as its framework says)."""
     if dtype is not None and (wanted := _dtype_name(dtype, supported)) != name:
-        raise TypeError(f"dtype={wanted} does not match the tensor's dtype {name}")
+        raise TypeError(f"dtype={wanted} does not match the tensor's dtype {shown or name}")
 
 
 def _unsupported(what: str, supported: tuple[str, ...]) -> TypeError:
     return TypeError(f"tensor has unsupported dtype {what}; supported dtypes: {', '.join(supported)}")
 
 
+def device_error(where: str) -> ValueError:
+    return ValueError(
+        f"tensor is on {where}; fastkaiming fills host (CPU) memory: fill a CPU tensor and copy "
+        "it over, or move this one with .cpu()"
+    )
+
+
+def _refused(tensor: object, how: str, exc: Exception) -> TypeError:
+    """A producer's own error while exporting its memory, as a TypeError that says so."""
+    return TypeError(
+        f"tensor ({type(tensor).__name__}) could not export its memory through {how}: "
+        f"{type(exc).__name__}: {exc}"
+    )
+
+
 def _from_dlpack(tensor: object, dtype: object, supported: tuple[str, ...]) -> Target:
-    """A DLPack tensor (e.g. torch) on the host, viewed in place."""
-    device = tensor.__dlpack_device__()  # type: ignore[attr-defined]
-    if int(device[0]) != _DLPACK_CPU:
-        name = _DLPACK_DEVICES.get(int(device[0]), f"device type {int(device[0])}")
-        raise ValueError(
-            f"tensor is on {name}:{int(device[1])}; fastkaiming fills host (CPU) memory: fill a "
-            "CPU tensor and copy it over, or move this one with .cpu()"
-        )
-    if getattr(tensor, "requires_grad", False) and callable(getattr(tensor, "detach", None)):
-        tensor = tensor.detach()  # type: ignore[attr-defined]  # same storage, as under no_grad
+    """A DLPack tensor (a producer other than torch) on the host, viewed in place."""
     try:
-        capsule = tensor.__dlpack__(max_version=(1, 0), copy=False)  # type: ignore[attr-defined]
-    except TypeError:  # a producer that predates DLPack 1.0's keywords
-        capsule = tensor.__dlpack__()  # type: ignore[attr-defined]
-    view = _core.DLView(capsule)
+        kind, index = (int(x) for x in tensor.__dlpack_device__())  # type: ignore[attr-defined]
+    except (TypeError, ValueError, BufferError, RuntimeError, NotImplementedError, OverflowError) as exc:
+        raise _refused(tensor, "DLPack", exc) from None
+    if kind != _DLPACK_CPU:
+        raise device_error(f"{_DLPACK_DEVICES.get(kind, f'device type {kind}')}:{index}")
+    try:
+        try:
+            capsule = tensor.__dlpack__(max_version=(1, 0), copy=False)  # type: ignore[attr-defined]
+        except TypeError:  # a producer that predates DLPack 1.0's keywords
+            capsule = tensor.__dlpack__()  # type: ignore[attr-defined]
+        view = _core.DLView(capsule)
+    except (TypeError, ValueError, BufferError, RuntimeError, NotImplementedError, OverflowError) as exc:
+        raise _refused(tensor, "DLPack", exc) from None
     if view.readonly:
         raise ValueError(
             f"tensor is read-only ({type(tensor).__name__}); immutable arrays (JAX, ...) cannot be "
@@ -88,12 +123,26 @@ def _from_dlpack(tensor: object, dtype: object, supported: tuple[str, ...]) -> T
         )
     found = _DLPACK.get((view.code, view.bits)) if view.lanes == 1 else None
     if found is None or found not in supported:
-        raise _unsupported(f"DLPack (code {view.code}, bits {view.bits}, lanes {view.lanes})", supported)
-    _check_match(dtype, found, supported)
+        kind_name = _DLPACK_KINDS.get(view.code, f"DLPack type code {view.code}, bits ")
+        what = "bool" if view.code == 6 else f"{kind_name}{view.bits}"
+        raise _unsupported(what if view.lanes == 1 else f"{what} x {view.lanes} lanes", supported)
+    check_match(dtype, found, supported)
     return Target(np.asarray(view), found, _CODES[found])
 
 
 _NATIVE = {np.dtype(name): name for name in _CODES if name != "bfloat16"}
+# NumPy kinds the buffer protocol can carry; other kinds and dtypes from other packages
+# (ml_dtypes' float8/int4, ...) are named and refused before a memoryview is tried.
+_BUFFER_KINDS = "biufcSU"
+_torch_intake: ModuleType | None = None
+
+
+def _load_torch_intake() -> ModuleType:
+    global _torch_intake
+    from . import _torch_intake as module
+
+    _torch_intake = module
+    return module
 
 
 def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_DTYPES) -> Target:
@@ -106,15 +155,25 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
                 return Target(tensor, name, _CODES[name])  # type: ignore[index]
         if tensor.dtype.name == "bfloat16" and "bfloat16" in supported:
             # ml_dtypes' bfloat16: no buffer-protocol format, but a uint16 view is the same memory
-            _check_match(dtype, "bfloat16", supported)
+            check_match(dtype, "bfloat16", supported)
             if not tensor.flags.writeable:
                 raise ValueError("tensor is read-only (ndarray); pass a writable buffer")
             return _checked(Target(tensor.view(np.uint16), "bfloat16", _CODES["bfloat16"]))
+        dt = tensor.dtype
+        if dt.kind not in _BUFFER_KINDS or dt.type.__module__ != "numpy" or dt.names is not None:
+            raise _unsupported(numpy_name(dt), supported)
+    elif isinstance(tensor, getattr(sys.modules.get("torch"), "Tensor", ())):  # torch is imported
+        target: Target = (_torch_intake or _load_torch_intake()).target(tensor, dtype, supported)
+        # contiguous: no two elements share memory (as for the NumPy fast path above)
+        contiguous = tensor.is_contiguous()  # type: ignore[attr-defined]
+        return target if contiguous and target.array.ndim <= _core.MAX_NDIM else _checked(target)
     elif hasattr(tensor, "__dlpack__") and hasattr(tensor, "__dlpack_device__"):
         try:
             memoryview(tensor)  # type: ignore[arg-type]
-        except TypeError:  # DLPack only (torch, ...): the buffer protocol cannot see it
+        except TypeError:  # DLPack only: the buffer protocol cannot see it
             return _checked(_from_dlpack(tensor, dtype, supported))
+        except (ValueError, BufferError, RuntimeError, NotImplementedError, OverflowError):
+            pass  # reported below
     try:
         view = memoryview(tensor)  # type: ignore[arg-type]
     except TypeError:
@@ -122,6 +181,8 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
             "tensor must support the buffer protocol (a NumPy array, memoryview, array.array, "
             f"mmap, bytearray, ...), got {type(tensor).__name__}"
         ) from None
+    except (ValueError, BufferError, RuntimeError, NotImplementedError, OverflowError) as exc:
+        raise _refused(tensor, "the buffer protocol", exc) from None
     if view.readonly:
         raise ValueError(f"tensor is read-only ({type(tensor).__name__}); pass a writable buffer")
     try:
@@ -154,11 +215,8 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
     else:
         name = array.dtype.name
         if name not in supported or not array.dtype.isnative:
-            raise TypeError(
-                f"tensor has unsupported dtype {array.dtype.str!r} ({name}); "
-                f"supported dtypes: {', '.join(supported)}"
-            )
-        _check_match(dtype, name, supported)
+            raise _unsupported(numpy_name(array.dtype), supported)
+        check_match(dtype, name, supported)
     return _checked(Target(array, name, _CODES[name]))
 
 

@@ -1,5 +1,7 @@
 """Type stubs for the compiled binding fastkaiming._core (see _core.pyx)."""
 
+from collections.abc import Sequence
+
 DTYPE_UINT32: int
 DTYPE_FLOAT16: int
 DTYPE_FLOAT32: int
@@ -48,4 +50,17 @@ class DLView:
     ndim: int
     readonly: bool
     def __init__(self, capsule: object) -> None: ...
+    def __buffer__(self, flags: int) -> memoryview: ...
+
+class HostMemory:
+    """Writable host memory at an address, seen through the buffer protocol (see _core.pyx)."""
+
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]
+    ndim: int
+    size: int
+    itemsize: int
+    def __init__(
+        self, owner: object, address: int, shape: Sequence[int], steps: Sequence[int], itemsize: int
+    ) -> None: ...
     def __buffer__(self, flags: int) -> memoryview: ...

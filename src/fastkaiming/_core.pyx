@@ -163,6 +163,29 @@ cdef extern from *:
     enum: FK_DLPACK_FLAG_READ_ONLY
 
 
+cdef void _describe(Py_buffer *buffer, object owner, char *data, Py_ssize_t n, Py_ssize_t itemsize,
+                    bint readonly, int ndim, Py_ssize_t *shape, Py_ssize_t *strides) noexcept:
+    """A strided buffer of n items of plain unsigned integers: the caller knows the real dtype."""
+    buffer.buf = data
+    buffer.obj = owner
+    buffer.len = n * itemsize
+    buffer.readonly = readonly
+    buffer.itemsize = itemsize
+    if itemsize == 2:
+        buffer.format = b"H"
+    elif itemsize == 4:
+        buffer.format = b"I"
+    elif itemsize == 8:
+        buffer.format = b"Q"
+    else:
+        buffer.format = b"B"
+    buffer.ndim = ndim
+    buffer.shape = shape if ndim else NULL
+    buffer.strides = strides if ndim else NULL
+    buffer.suboffsets = NULL
+    buffer.internal = NULL
+
+
 cdef class DLView:
     """A DLPack export seen through the buffer protocol, so NumPy can view it without a copy.
 
@@ -231,25 +254,51 @@ cdef class DLView:
             raise BufferError("the DLPack tensor is read-only")
         for d in range(self.ndim):
             n *= self.shape_[d]
-        buffer.buf = <char *>self.t.data + self.t.byte_offset
-        buffer.obj = self
-        buffer.len = n * itemsize
-        buffer.readonly = self.readonly
-        buffer.itemsize = itemsize
-        # plain unsigned integers of the item size: the caller knows the real dtype
-        if itemsize == 2:
-            buffer.format = b"H"
-        elif itemsize == 4:
-            buffer.format = b"I"
-        elif itemsize == 8:
-            buffer.format = b"Q"
-        else:
-            buffer.format = b"B"
-        buffer.ndim = self.ndim
-        buffer.shape = self.shape_ if self.ndim else NULL
-        buffer.strides = self.strides_ if self.ndim else NULL
-        buffer.suboffsets = NULL
-        buffer.internal = NULL
+        _describe(buffer, self, <char *>self.t.data + self.t.byte_offset, n, itemsize, self.readonly,
+                  self.ndim, self.shape_, self.strides_)
+
+    def __releasebuffer__(self, Py_buffer *buffer):
+        pass
+
+
+# ---- Memory at an address ---------------------------------------------------------------------
+cdef class HostMemory:
+    """Writable host memory at an address, seen through the buffer protocol, without a copy.
+
+    For producers whose memory the Python layer has already checked (a plain CPU torch tensor):
+    `address`, `shape` and `steps` (strides in items) are taken as given. Holds `owner` while it
+    lives. Attributes as an ndarray's: shape, strides (in bytes), ndim, size, itemsize.
+    """
+    cdef object owner
+    cdef char *ptr
+    cdef Py_ssize_t shape_[64]
+    cdef Py_ssize_t strides_[64]
+    cdef readonly tuple shape, strides
+    cdef readonly int ndim, itemsize
+    cdef readonly Py_ssize_t size
+
+    def __cinit__(self, object owner, size_t address, object shape, object steps, int itemsize):
+        cdef int d
+        cdef Py_ssize_t n = len(shape)
+        if len(steps) != n or n > 64:
+            raise ValueError("shape and steps must have the same length, at most 64")
+        if itemsize not in (1, 2, 4, 8):
+            raise ValueError("itemsize must be 1, 2, 4 or 8")
+        self.owner = owner
+        self.ptr = <char *>address
+        self.shape = tuple(shape)
+        self.ndim = n
+        self.itemsize = itemsize
+        self.size = 1
+        for d in range(n):
+            self.shape_[d] = shape[d]
+            self.strides_[d] = steps[d] * itemsize
+            self.size *= self.shape_[d]
+        self.strides = tuple([self.strides_[d] for d in range(n)])
+
+    def __getbuffer__(self, Py_buffer *buffer, int flags):
+        _describe(buffer, self, self.ptr, self.size, self.itemsize, False, self.ndim, self.shape_,
+                  self.strides_)
 
     def __releasebuffer__(self, Py_buffer *buffer):
         pass
