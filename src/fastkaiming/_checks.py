@@ -5,6 +5,9 @@ import math
 import numbers
 import os
 import secrets
+from collections.abc import Sequence
+
+import numpy as np
 
 from ._core import MIN_PARALLEL
 
@@ -95,6 +98,51 @@ def threads(value: object, count: int | None = None) -> int:
     if t < 0:
         return max(1, usable_cores() + 1 + t)
     return t
+
+
+# Views whose strides interleave are checked address by address up to this many elements.
+OVERLAP_EXACT_LIMIT = 1 << 16
+
+
+def no_overlap(shape: Sequence[int], strides: Sequence[int], itemsize: int) -> None:
+    """Reject a view in which two elements may share a byte (strides in bytes, any sign).
+
+    Exact when the axes nest (sorted by |stride|, each |stride| at least the span of the axes
+    below it: every C/F-order array, slice, transpose and reversal) and for views of up to
+    OVERLAP_EXACT_LIMIT elements; a larger view with interleaved strides is rejected, as it may
+    overlap.
+    """
+    if 0 in shape:
+        return
+    axes = sorted((abs(stride), length) for length, stride in zip(shape, strides, strict=True) if length > 1)
+    if any(stride == 0 for stride, _ in axes):
+        raise ValueError(
+            "tensor has overlapping memory (a zero stride, as from broadcasting); "
+            "fill a buffer whose elements are distinct"
+        )
+    span = itemsize  # bytes from the first to past the last element of the axes so far
+    for stride, length in axes:
+        if stride < span:
+            break
+        span += stride * (length - 1)
+    else:
+        return
+    described = f"shape {tuple(shape)}, strides {tuple(strides)} in bytes, {itemsize}-byte elements"
+    count = math.prod(length for _, length in axes)
+    if count > OVERLAP_EXACT_LIMIT:
+        raise ValueError(
+            f"tensor may overlap itself ({described}): its strides interleave and its {count} elements "
+            "cannot be proved distinct; fill a contiguous buffer and copy it in"
+        )
+    starts = np.zeros(1, np.int64)
+    for stride, length in axes:
+        starts = (starts[:, None] + stride * np.arange(length, dtype=np.int64)).ravel()
+    starts.sort()
+    if (np.diff(starts) < itemsize).any():
+        raise ValueError(
+            f"tensor has overlapping memory ({described}: elements share bytes); "
+            "fill a buffer whose elements are distinct"
+        )
 
 
 def choice(name: str, value: object, options: tuple[str, ...]) -> str:
