@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _api, _family
+from . import _api, _checks, _family
 from ._buffers import FLOAT_DTYPES
 
 
@@ -20,7 +20,7 @@ def check_shape(shape: object) -> tuple[int, ...]:
     except TypeError:
         raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
     if any(d < 0 for d in dims):
-        raise ValueError(f"shape must not have negative dimensions, got {dims}")
+        raise ValueError(f"shape must not have negative dimensions, got {_checks.shown_ints(dims)}")
     return dims
 
 
