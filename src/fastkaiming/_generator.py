@@ -4,28 +4,34 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from . import _api, _checks, _family
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _OWN = ("seed", "stream")  # the generator's to give
 
 
-def _on_next_stream(fill: Callable[..., Any]) -> Callable[..., Any]:
-    """`fill` as a method: the generator's seed, its next stream, every other parameter as is."""
+def _on_next_stream(fill: Callable[P, T]) -> Callable[Concatenate[Generator, P], T]:
+    """`fill` as a method: the generator's seed, its next stream, every other parameter as is.
+
+    Type checkers see the function's own parameters (seed= and stream= included, though a call
+    that passes them raises TypeError); inspect.signature shows the method's exact ones.
+    """
     name = fill.__name__
     signature = inspect.signature(fill)
+    call: Callable[..., T] = fill
 
-    def method(self: Generator, *args: Any, **kwargs: Any) -> Any:
+    def method(self: Generator, *args: Any, **kwargs: Any) -> T:
         for own in _OWN:
             if own in kwargs:
                 raise TypeError(
                     f"Generator.{name} takes no {own}= (the generator gives its seed and its next "
                     f"stream); call fastkaiming.{name} to choose them"
                 )
-        return fill(*args, seed=self._seed, stream=self._take, **kwargs)
+        return call(*args, seed=self._seed, stream=self._take, **kwargs)
 
     self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
     kept = [p for p in signature.parameters.values() if p.name not in _OWN]
