@@ -142,19 +142,21 @@ def no_overlap(shape: Sequence[int], strides: Sequence[int], itemsize: int) -> N
     """
     if 0 in shape:
         return
-    axes = sorted((abs(stride), length) for length, stride in zip(shape, strides, strict=True) if length > 1)
-    if any(stride == 0 for stride, _ in axes):
-        raise ValueError(
-            "tensor has overlapping memory (a zero stride, as from broadcasting); "
-            "fill a buffer whose elements are distinct"
-        )
     span = itemsize  # bytes from the first to past the last element of the axes so far
-    for stride, length in axes:
+    for stride, length in sorted(zip(map(abs, strides), shape, strict=True)):
+        if length == 1:
+            continue
         if stride < span:
             break
         span += stride * (length - 1)
     else:
         return
+    axes = [(abs(stride), length) for length, stride in zip(shape, strides, strict=True) if length > 1]
+    if any(stride == 0 for stride, _ in axes):
+        raise ValueError(
+            "tensor has overlapping memory (a zero stride, as from broadcasting); "
+            "fill a buffer whose elements are distinct"
+        )
     described = f"shape {tuple(shape)}, strides {tuple(strides)} in bytes, {itemsize}-byte elements"
     count = math.prod(length for _, length in axes)
     if count > OVERLAP_EXACT_LIMIT:
