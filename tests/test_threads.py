@@ -57,9 +57,9 @@ import os, signal, sys, time
 import numpy as np
 import fastkaiming as fk
 import fastkaiming._api as api
-api._ISA = int(sys.argv[1])
+api._ISA = 0  # the scalar kernel: a fill lasts several of the 20 ms polling periods
 n = 1 << 24
-expected = fk.normal_(np.empty(n, np.float32), seed=7, threads=1)
+expected = fk.normal_(np.empty(n), seed=7, threads=1)
 parent, forked = os.getpid(), []
 
 def handler(signum, frame):
@@ -69,7 +69,7 @@ def handler(signum, frame):
 
 signal.signal(signal.SIGALRM, handler)
 for attempt in range(20):
-    x = np.zeros(n, np.float32)
+    x = np.zeros(n)
     signal.setitimer(signal.ITIMER_REAL, 0.002, 0.002)
     fk.normal_(x, seed=7, threads=2)
     signal.setitimer(signal.ITIMER_REAL, 0)
@@ -91,9 +91,11 @@ sys.exit(os.waitstatus_to_exitcode(status[1]))
 
 @pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(signal, "setitimer"), reason="needs fork()")
 def test_fork_during_a_threaded_fill_leaves_the_child_a_complete_buffer(isa, tmp_path):
+    if isa != max(fk._core.isa_names().values()):
+        pytest.skip("the pool's test: it runs on the scalar kernel once")
     script = tmp_path / "fork_during_fill.py"
     script.write_text(_FORK_DURING_FILL)
-    done = subprocess.run([sys.executable, str(script), str(isa)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
 
 
