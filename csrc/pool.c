@@ -1,7 +1,8 @@
 /*
  * pool.c: workers are started on first use and kept. One job runs at a time; a caller that
  * finds the pool busy (another thread's fill) runs its job on its own thread. After fork()
- * the child starts with no workers and fresh locks.
+ * the child starts with no workers and fresh locks; a job whose caller forked (a signal handler
+ * run by `stop`) is redone in the child, whose copies of the workers' chunks were lost.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -33,6 +34,7 @@ static int participants;      /* workers 0 .. participants - 1 take part in the 
 static int finished;          /* of those, how many are done */
 static fk_job *current;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static atomic_uint forks; /* bumped in each child: a job that sees it change was forked */
 
 static uint64_t now_ns(void)
 {
@@ -99,6 +101,7 @@ static void after_fork_in_child(void)
     participants = 0;
     finished = 0;
     current = NULL;
+    atomic_fetch_add(&forks, 1);
 }
 
 static void register_atfork(void) { pthread_atfork(NULL, NULL, after_fork_in_child); }
@@ -140,6 +143,7 @@ int fk_pool_run(int threads, uint64_t nchunks, fk_chunk_fn fn, void *arg, fk_sto
         return atomic_load(&job.stop);
     }
     pthread_once(&atfork_once, register_atfork);
+    unsigned forks_before = atomic_load(&forks);
     pthread_mutex_lock(&state_lock);
     int have = grow(helpers);
     participants = have < helpers ? have : helpers;
@@ -151,6 +155,14 @@ int fk_pool_run(int threads, uint64_t nchunks, fk_chunk_fn fn, void *arg, fk_sto
 
     run_chunks(&job, stop, stop_ctx);
 
+    if (atomic_load(&forks) != forks_before) {
+        /* We are a child forked during the job: the chunks the parent's workers had claimed
+         * may be unwritten here. A chunk writes the same bits each time, so redo every chunk
+         * on a fresh pool; the locks were reset by the fork and are not ours to release. */
+        if (atomic_load(&job.stop))
+            return 1;
+        return fk_pool_run(threads, nchunks, fn, arg, stop, stop_ctx);
+    }
     pthread_mutex_lock(&state_lock);
     while (finished < participants)
         pthread_cond_wait(&done_cv, &state_lock);

@@ -61,3 +61,31 @@ def test_seed_none_is_drawn_once_for_all_chunks():
     lazy = fkd.normal((64, 64), (16, 16))
     a = lazy.compute(scheduler="threads")
     assert np.array_equal(a, lazy.compute(scheduler="threads"))  # the same graph, the same values
+
+
+def test_generator_fill_takes_one_stream_when_the_array_is_built(client, isa):
+    if isa != max(fk._core.isa_names().values()):
+        pytest.skip("the workers run the default kernel")
+    g = fk.Generator(5)
+    lazy = g.fill(fkd.he_normal, (300, 200), (100, 50))
+    other = g.fill(fkd.uniform, (30,), 7, "float64", a=-1.0, b=1.0)
+    assert g.next_stream == 2
+    first = lazy.compute(scheduler="threads")
+    np.testing.assert_array_equal(first, lazy.compute(scheduler="threads"))  # not a new stream per compute
+    np.testing.assert_array_equal(first, client.compute(lazy).result())
+    assert g.next_stream == 2
+    np.testing.assert_array_equal(first, fk.he_normal((300, 200), seed=5, stream=0))
+    np.testing.assert_array_equal(other.compute(), fk.uniform((30,), "float64", -1.0, 1.0, seed=5, stream=1))
+
+
+def test_generator_fill_with_bad_arguments_takes_no_stream():
+    g = fk.Generator(5)
+    with pytest.raises(ValueError, match="^std must be >= 0"):
+        g.fill(fkd.normal, (10, 10), 5, std=-1.0)
+    assert g.next_stream == 0
+
+
+def test_dtype_none_is_float32():
+    lazy = fkd.normal((8, 8), 4, None, seed=1)
+    assert lazy.dtype == np.float32
+    np.testing.assert_array_equal(lazy.compute(scheduler="threads"), fk.normal((8, 8), seed=1))

@@ -265,6 +265,23 @@ def test_overlapping_view():
     check(ValueError, r"^tensor has overlapping memory \(a zero stride", fk.normal_, w, seed=0)
 
 
+def test_self_overlapping_views():
+    base = np.zeros(64, np.float32)
+    view = np.lib.stride_tricks.as_strided
+    check(ValueError, r"^tensor has overlapping memory \(shape \(10, 10\), strides \(4, 4\) in bytes, "
+          r"4-byte elements: elements share bytes\); fill a buffer whose elements are distinct",
+          fk.normal_, view(base, shape=(10, 10), strides=(4, 4)), seed=0)  # fmt: skip
+    check(ValueError, r"^tensor has overlapping memory", fk.uniform_, view(base, shape=(5,), strides=(2,)), seed=0)
+    big = np.zeros(1 << 20, np.float32)
+    check(ValueError, r"^tensor may overlap itself \(shape \(300, 300\), strides \(8, 12\) in bytes, 4-byte "
+          r"elements\): its strides interleave and its 90000 elements cannot be proved distinct",
+          fk.normal_, view(big, shape=(300, 300), strides=(8, 12)), seed=0)  # fmt: skip
+    assert not base.any() and not big.any()
+    # interleaved but distinct, few enough to check address by address: filled
+    w = fk.normal_(view(base, shape=(2, 3), strides=(12, 8)), seed=0)
+    np.testing.assert_array_equal(w, fk.normal_(np.empty((2, 3), np.float32), seed=0))
+
+
 def test_random_raw_errors():
     out = np.full(8, 5, np.uint32)
     with pytest.raises(TypeError, match=r"random_raw needs an explicit seed"):

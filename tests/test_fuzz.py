@@ -4,9 +4,11 @@ every kind (datetime64, object, void, structured, ...), ml_dtypes and torch tens
 installed; each torch kind is filled exactly as a NumPy array of its shape, or refused untouched."""
 import array
 import importlib.util
+import inspect
 import math
 import re
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -246,3 +248,95 @@ def test_torch_tensor_kinds(kind, fill, seed, stream, offset):
     assert torch.equal(t.detach(), expected)
     if version is not None and t.numel():
         assert base._version > version
+
+
+# Numbers at and past every limit: ints past 2**31, 2**63, 2**64 and float64's range (and past
+# the 4300 digits that str() converts), fractions, NumPy scalars at their extremes, subnormals.
+EXTREME = [
+    2**31, 2**63, 2**64, -(2**63) - 1, 2**1024, 2**2000, -(2**2000), 10**400, 2**20000, -(2**20000),
+    Fraction(10**400, 3), Fraction(1, 10**400), 5e-324, -5e-324, 1.7976931348623157e308,
+    np.int64(np.iinfo(np.int64).min), np.uint64(2**64 - 1), np.int8(-128), np.float16(65504),
+    np.float32(np.finfo(np.float32).max), np.float64(np.finfo(np.float64).max), np.longdouble(np.finfo(np.longdouble).max),
+]  # fmt: skip
+IN_PLACE = [getattr(fk, n) for n in fk.__all__ if n.endswith("_") and not n.startswith("__")] + [fk.random_raw]
+# Where the message names the argument in other words
+SAID = {"block_start": ("block_start", "the block covers"), "mean": ("mean", "[a, b] = "), "std": ("std", "[a, b] = ")}
+
+
+def _with(name, value):
+    if name == "global_shape":
+        return {"global_shape": (value, 4)}
+    if name == "block_start":
+        return {"global_shape": (8, 4), "block_start": (value, 0)}
+    return {name: value}
+
+
+@pytest.mark.parametrize("fill", IN_PLACE, ids=lambda f: f.__name__)
+def test_extreme_numbers_in_each_argument(fill, isa):
+    """One argument at a time: the fill succeeds or raises TypeError/ValueError naming it."""
+    if isa != max(fk._core.isa_names().values()):
+        pytest.skip("policy checks: the kernel does not matter")
+    names = [p for p in inspect.signature(fill).parameters if p not in ("tensor", "out", "dtype")]
+    for name in names:
+        for value in EXTREME:
+            # threads= only matters where the fill is large enough to be split
+            shape = (600, 600) if name == "threads" else (4, 4)
+            tensor = np.zeros(shape, np.uint32 if fill is fk.random_raw else np.float32)
+            kwargs = {"seed": 1, **_with(name, value)}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                try:
+                    fill(tensor, **kwargs)
+                except (TypeError, ValueError) as exc:
+                    assert any(said in str(exc) for said in SAID.get(name, (name,))), (fill.__name__, name, str(exc))
+
+
+def test_extreme_threads_give_the_same_values():
+    big = np.empty((600, 600), np.float32)
+    expected = fk.normal_(big.copy(), seed=3, threads=1)
+    for threads in (2**31, 2**64, 10**400, -(2**2000), np.int64(np.iinfo(np.int64).max)):
+        np.testing.assert_array_equal(fk.normal_(big, seed=3, threads=threads), expected)
+
+
+@pytest.mark.parametrize("call,exc,message", [
+    (lambda: fk.normal_(np.empty(4), std=10**400, seed=0), ValueError, r"^std must be finite, got an int of 1329 bits, beyond the float64 range$"),
+    (lambda: fk.uniform_(np.empty(4), a=-Fraction(10**400), seed=0), ValueError, r"^a must be finite, got Fraction"),
+    (lambda: fk.kaiming_normal_(np.empty(4), fan_in=2**2000, seed=0), ValueError, r"^fan_in must be an int below 2\*\*64, got an int of 2001 bits$"),
+    (lambda: fk.xavier_uniform_(np.empty(4), fan_out=2**64, fan_in=1, seed=0), ValueError, r"^fan_out must be an int below 2\*\*64"),
+    (lambda: fk.normal_(np.empty(4), seed=2**20000), ValueError, r"^seed must be an int in \[0, 2\*\*64\), got an int of 20001 bits$"),
+    (lambda: fk.Generator(-(2**300)), ValueError, r"^seed must be an int in \[0, 2\*\*64\), got a negative int of 301 bits$"),
+    (lambda: fk.normal_(np.empty(4), seed=0, offset=2**20000), ValueError, r"^offset range \[an int of 20001 bits, an int of 20001 bits\) runs past"),
+    (lambda: fk.calculate_gain("leaky_relu", 10**400), ValueError, r"^negative_slope an int of 1329 bits not a valid number$"),
+    (lambda: fk.variance_scaling_(np.empty((4, 4)), 5e-324, seed=0), ValueError, r"^scale=5e-324 over a fan of 4 gives a variance that underflows to 0$"),
+    (lambda: fk.variance_scaling_(np.empty((1, 1)), 1.7e308, distribution="uniform", seed=0), ValueError,
+     r"^scale=1.7e\+308 gives the uniform limit inf, beyond the range of float64 \(max 1.79769e\+308\)$"),
+    (lambda: fk.variance_scaling_(np.empty((1, 1), np.float16), 1e10, seed=0), ValueError,
+     r"^scale=10000000000.0 gives the truncation bound [0-9.e+]+, beyond the range of float16 \(max 65504\)$"),
+    (lambda: fk.xavier_uniform_(np.empty((1, 1)), 1.7e308, seed=0), ValueError, r"^gain=1.7e\+308 gives the bound inf, beyond the range of float64"),
+    (lambda: fk.xavier_normal_(np.empty((1, 1), np.float32), 1e39, seed=0), ValueError, r"^gain=1e\+39 gives std 1e\+39, beyond the range of float32"),
+    (lambda: fk.normal_(np.empty(4), seed=0, global_shape=(2**20000,), block_start=(0,)), ValueError, r"^global_shape \(an int of 20001 bits,\) has more than 2\*\*62 elements$"),
+])  # fmt: skip
+def test_extreme_number_messages(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+NUMERIC = ["seed", "stream", "offset", "threads", "fan_in", "fan_out", "in_axis", "out_axis", "mean", "std", "a", "b",
+           "gain", "scale"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fill=st.sampled_from(IN_PLACE),
+    keywords=st.dictionaries(st.sampled_from(NUMERIC), st.sampled_from(EXTREME) | WEIRD, min_size=1, max_size=4),
+)
+def test_extreme_numbers_together(fill, keywords):
+    """Several extreme arguments at once: TypeError/ValueError with a message, nothing else."""
+    accepted = inspect.signature(fill).parameters
+    keywords = {k: v for k, v in keywords.items() if k in accepted}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fill(np.zeros((3, 5), np.uint32 if fill is fk.random_raw else np.float32), **{"seed": 1, **keywords})
+        except (TypeError, ValueError) as exc:
+            assert str(exc) and "Exceeds the limit" not in str(exc)

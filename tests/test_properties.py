@@ -9,6 +9,7 @@ import pytest
 import fastkaiming as fk
 import fastkaiming._api as api
 import reference as ref
+from fastkaiming import _checks
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -119,3 +120,79 @@ def test_random_blocks_equal_the_whole(shape, data, dtype):
     block = fk.normal_(np.empty(size, dtype), seed=1, stream=2, offset=3, global_shape=shape, block_start=start)
     index = tuple(slice(s, s + n) for s, n in zip(start, size, strict=True))
     np.testing.assert_array_equal(bits(block), bits(whole[index]))
+
+
+def _touched(shape, strides, itemsize, origin, nbytes):
+    """Oracle: how many elements of the view cover each byte of the base buffer (address by address)."""
+    counts = np.zeros(nbytes, np.int64)
+    for index in np.ndindex(*shape):
+        start = origin + sum(i * s for i, s in zip(index, strides, strict=True))
+        counts[start:start + itemsize] += 1
+    return counts
+
+
+@st.composite
+def raw_views(draw):
+    """Any shape and byte strides (zero, negative, interleaved, overlapping, not multiples of the
+    item size), placed in a guard-byte buffer."""
+    dtype = draw(st.sampled_from(["float16", "float32", "float64"]))
+    itemsize = np.dtype(dtype).itemsize
+    ndim = draw(st.integers(1, 3))
+    shape = tuple(draw(st.integers(0, 5)) for _ in range(ndim))
+    unit = draw(st.sampled_from([itemsize, itemsize, 1]))
+    strides = tuple(unit * draw(st.integers(-12, 12)) for _ in range(ndim))
+    low = sum(min(0, (n - 1) * s) for n, s in zip(shape, strides, strict=True) if n)
+    high = sum(max(0, (n - 1) * s) for n, s in zip(shape, strides, strict=True) if n)
+    guard = 16
+    origin = guard - low
+    nbytes = origin + high + itemsize + guard
+    return dtype, shape, strides, origin, nbytes
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(layout=raw_views(), seed=st.integers(0, 2**64 - 1))
+def test_overlapping_views_are_rejected_and_the_rest_filled_exactly(layout, seed):
+    dtype, shape, strides, origin, nbytes = layout
+    itemsize = np.dtype(dtype).itemsize
+    base = np.full(nbytes, 0xA5, np.uint8)
+    view = np.ndarray(shape, dtype, buffer=base, offset=origin, strides=strides)
+    counts = _touched(shape, strides, itemsize, origin, nbytes)
+    if view.size == 0:
+        return
+    overlaps = counts.max() > 1
+    if not view.flags.aligned:  # decided alike, but the write itself is the C core's (UBSan) business
+        fill = lambda v, **kw: _checks.no_overlap(v.shape, v.strides, v.itemsize)
+    else:
+        fill = fk.normal_
+    try:
+        fill(view, seed=seed, stream=3)
+    except ValueError as exc:
+        assert overlaps, f"a view of distinct elements was rejected: {exc}"
+        assert "overlapping memory" in str(exc)
+        assert (base == 0xA5).all(), "a rejected view was written"
+        return
+    assert not overlaps, "an overlapping view was filled"
+    if not view.flags.aligned:
+        return
+    contiguous = fk.normal_(np.empty(shape, dtype), seed=seed, stream=3)
+    np.testing.assert_array_equal(bits(view), bits(contiguous))
+    assert (base[counts == 0] == 0xA5).all(), "a byte outside the view changed"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(layout=raw_views())
+def test_beyond_the_exact_limit_rejection_is_conservative(monkeypatch, layout):
+    """Without the address-by-address check, nested strides are still accepted exactly and
+    every other view is rejected as one that may overlap."""
+    monkeypatch.setattr(_checks, "OVERLAP_EXACT_LIMIT", 0)
+    dtype, shape, strides, origin, nbytes = layout
+    itemsize = np.dtype(dtype).itemsize
+    if 0 in shape:
+        return
+    overlaps = _touched(shape, strides, itemsize, origin, nbytes).max() > 1
+    try:
+        _checks.no_overlap(shape, strides, itemsize)
+    except ValueError as exc:
+        assert overlaps or str(exc).startswith("tensor may overlap itself"), str(exc)
+        return
+    assert not overlaps

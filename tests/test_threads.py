@@ -1,6 +1,7 @@
 """The thread pool: interrupts, fork, concurrent callers, and the threads= convention."""
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -47,6 +48,55 @@ def test_fill_after_fork():
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+# Forks from a SIGALRM handler, which runs in the fill's signal polling (so while both threads
+# write), once; the child checks its buffer and answers through its exit status.
+_FORK_DURING_FILL = r"""
+import os, signal, sys, time
+import numpy as np
+import fastkaiming as fk
+import fastkaiming._api as api
+api._ISA = 0  # the scalar kernel: a fill lasts several of the 20 ms polling periods
+n = 1 << 24
+expected = fk.normal_(np.empty(n), seed=7, threads=1)
+parent, forked = os.getpid(), []
+
+def handler(signum, frame):
+    if not forked and frame is not None and frame.f_code is api._fill.__code__:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        forked.append(os.fork())
+
+signal.signal(signal.SIGALRM, handler)
+for attempt in range(20):
+    x = np.zeros(n)
+    signal.setitimer(signal.ITIMER_REAL, 0.002, 0.002)
+    fk.normal_(x, seed=7, threads=2)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    if os.getpid() != parent:
+        os._exit(0 if np.array_equal(x, expected) else 10 + min(int((x != expected).sum() >> 16), 100))
+    if forked:
+        break
+else:
+    sys.exit("never forked during a fill")
+deadline = time.monotonic() + 60
+while not (status := os.waitpid(forked[0], os.WNOHANG))[0]:
+    if time.monotonic() > deadline:
+        os.kill(forked[0], signal.SIGKILL)
+        sys.exit("the child hung")
+    time.sleep(0.01)
+sys.exit(os.waitstatus_to_exitcode(status[1]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(signal, "setitimer"), reason="needs fork()")
+def test_fork_during_a_threaded_fill_leaves_the_child_a_complete_buffer(isa, tmp_path):
+    if isa != max(fk._core.isa_names().values()):
+        pytest.skip("the pool's test: it runs on the scalar kernel once")
+    script = tmp_path / "fork_during_fill.py"
+    script.write_text(_FORK_DURING_FILL)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
 
 
 def test_concurrent_callers_share_and_separate_buffers():

@@ -4,8 +4,9 @@ Samples come from a counter-based Philox4x32-10 generator in C: sample i of a fi
 only on (seed, stream, offset + i, distribution, parameters, dtype), never on threads,
 strides or how a buffer is split, so a huge initialization can be sharded freely.
 """
+import importlib as _importlib
+
 from ._api import (
-    Generator,
     kaiming_normal_,
     kaiming_uniform_,
     normal_,
@@ -43,7 +44,30 @@ from ._family import (
 )
 from ._fans import calculate_gain, compute_fans
 from ._files import init_file, init_safetensors
+from ._generator import Generator
 from ._version import __version__
+
+# Submodules with an optional dependency: imported on first use (PEP 562), never by
+# `import fastkaiming`. Each extra is named after its dependency.
+_OPTIONAL = ("dask", "torch")
+
+
+def __getattr__(name: str) -> object:
+    if name not in _OPTIONAL:
+        raise AttributeError(f"module 'fastkaiming' has no attribute {name!r}")
+    try:
+        return _importlib.import_module(f"{__name__}.{name}")
+    except ImportError as exc:
+        if isinstance(exc.msg, str) and "pip install" in exc.msg:
+            raise
+        raise ImportError(
+            f'fastkaiming.{name} needs {name} ({exc}): pip install "fastkaiming[{name}]"'
+        ) from exc
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_OPTIONAL})
+
 
 __all__ = [
     "Generator",

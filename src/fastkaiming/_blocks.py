@@ -18,7 +18,9 @@ class Layout(NamedTuple):
 
 def _ints(name: str, values: object) -> tuple[int, ...]:
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name} must be a sequence of ints, got {type(values).__name__} {values!r}")
+        raise TypeError(
+            f"{name} must be a sequence of ints, got {type(values).__name__} {_checks.shown(values)}"
+        )
     return tuple(_checks.integer(name, v) for v in values)  # type: ignore[attr-defined]
 
 
@@ -31,7 +33,7 @@ def layout(shape: tuple[int, ...], global_shape: Sequence[int] | None,
         return Layout(shape, None, 0, math.prod(shape))
     whole = _ints("global_shape", global_shape)
     if any(g < 0 for g in whole):
-        raise ValueError(f"global_shape must not have negative dimensions, got {whole}")
+        raise ValueError(f"global_shape must not have negative dimensions, got {_checks.shown_ints(whole)}")
     if len(whole) != len(shape):
         raise ValueError(
             f"global_shape has {len(whole)} dimensions but the tensor (the block) has {len(shape)}"
@@ -42,11 +44,12 @@ def layout(shape: tuple[int, ...], global_shape: Sequence[int] | None,
     for axis, (s, n, g) in enumerate(zip(start, shape, whole, strict=True)):
         if s < 0 or s + n > g:
             raise ValueError(
-                f"the block covers [{s}, {s + n}) on axis {axis}, outside global_shape[{axis}] = {g}"
+                f"the block covers [{_checks.shown(s)}, {_checks.shown(s + n)}) on axis {axis}, "
+                f"outside global_shape[{axis}] = {_checks.shown(g)}"
             )
     count = math.prod(whole)
     if count > 1 << 62:
-        raise ValueError(f"global_shape {whole} has more than 2**62 elements")
+        raise ValueError(f"global_shape {_checks.shown_ints(whole)} has more than 2**62 elements")
     steps = [1] * len(whole)
     for axis in range(len(whole) - 2, -1, -1):
         steps[axis] = steps[axis + 1] * whole[axis + 1]

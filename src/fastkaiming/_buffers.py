@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _core
+from . import _checks, _core
 
 FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
 _CODES = {
@@ -225,10 +225,5 @@ def _checked(target: Target) -> Target:
     array = target.array
     if array.ndim > _core.MAX_NDIM:
         raise ValueError(f"tensor has {array.ndim} dimensions; at most {_core.MAX_NDIM} are supported")
-    for length, stride in zip(array.shape, array.strides, strict=True):
-        if length > 1 and stride == 0 and array.size > 0:
-            raise ValueError(
-                "tensor has overlapping memory (a zero stride, as from broadcasting); "
-                "fill a buffer whose elements are distinct"
-            )
+    _checks.no_overlap(array.shape, array.strides, array.itemsize)
     return target

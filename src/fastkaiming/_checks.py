@@ -5,6 +5,10 @@ import math
 import numbers
 import os
 import secrets
+import sys
+from collections.abc import Sequence
+
+import numpy as np
 
 from ._core import MIN_PARALLEL
 
@@ -13,14 +17,33 @@ U64 = 1 << 64
 FLOAT_MAX = {"float16": 65504.0, "float32": 3.4028234663852886e38, "bfloat16": 3.3895313892515355e38}
 
 
+# The C core takes the thread count as an int (and caps it to its pool and to the work).
+MAX_THREADS = (1 << 31) - 1
+
+
+def shown(value: object) -> str:
+    """repr(value) for a message; a huge int by its size (str() of 4300+ digits raises)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) >= 1 << 128:
+        return f"a{' negative' if value < 0 else 'n'} int of {int(value).bit_length()} bits"
+    return repr(value)
+
+
+def shown_ints(values: Sequence[int]) -> str:
+    """A tuple of ints for a message, each as shown()."""
+    return f"({', '.join(shown(v) for v in values)}{',' if len(values) == 1 else ''})"
+
+
 def real(name: str, value: object, *, nonnegative: bool = False) -> float:
     """A finite real number, as float."""
     if type(value) is float:
         x = value
     elif isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {shown(value)}")
     else:
-        x = float(value)
+        try:
+            x = float(value)
+        except OverflowError:
+            raise ValueError(f"{name} must be finite, got {shown(value)}, beyond the float64 range") from None
     if not math.isfinite(x):
         raise ValueError(f"{name} must be finite, got {x!r}")
     if nonnegative and x < 0:
@@ -33,7 +56,7 @@ def integer(name: str, value: object) -> int:
     if type(value) is int:
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {shown(value)}")
     return int(value)
 
 
@@ -43,14 +66,14 @@ def seed(value: object) -> int:
         return secrets.randbits(64)
     s = integer("seed", value)
     if not 0 <= s < U64:
-        raise ValueError(f"seed must be an int in [0, 2**64), got {s}")
+        raise ValueError(f"seed must be an int in [0, 2**64), got {shown(s)}")
     return s
 
 
 def stream(value: object) -> int:
     s = integer("stream", value)
     if not 0 <= s < U64:
-        raise ValueError(f"stream must be an int in [0, 2**64), got {s}")
+        raise ValueError(f"stream must be an int in [0, 2**64), got {shown(s)}")
     return s
 
 
@@ -58,11 +81,11 @@ def offset(value: object, count: int, per_block: int, dtype_name: str) -> int:
     """Sample index of the first element; the whole fill must stay inside the stream."""
     o = integer("offset", value)
     if o < 0:
-        raise ValueError(f"offset must be >= 0, got {o}")
+        raise ValueError(f"offset must be >= 0, got {shown(o)}")
     length = per_block * U64
     if o + count > length:
         raise ValueError(
-            f"offset range [{o}, {o + count}) runs past the end of the stream "
+            f"offset range [{shown(o)}, {shown(o + count)}) runs past the end of the stream "
             f"({per_block} * 2**64 samples for {dtype_name})"
         )
     return o
@@ -94,11 +117,66 @@ def threads(value: object, count: int | None = None) -> int:
         return usable_cores()
     if t < 0:
         return max(1, usable_cores() + 1 + t)
-    return t
+    return min(t, MAX_THREADS)
+
+
+def representable(what: str, value: float, dtype: str, cause: str) -> float:
+    """A parameter derived from `cause` (e.g. a bound from gain=) that the dtype must hold."""
+    limit = FLOAT_MAX.get(dtype, sys.float_info.max)
+    if not abs(value) <= limit:
+        raise ValueError(f"{cause} gives {what} {value!r}, beyond the range of {dtype} (max {limit:.6g})")
+    return value
+
+
+# Views whose strides interleave are checked address by address up to this many elements.
+OVERLAP_EXACT_LIMIT = 1 << 16
+
+
+def no_overlap(shape: Sequence[int], strides: Sequence[int], itemsize: int) -> None:
+    """Reject a view in which two elements may share a byte (strides in bytes, any sign).
+
+    Exact when the axes nest (sorted by |stride|, each |stride| at least the span of the axes
+    below it: every C/F-order array, slice, transpose and reversal) and for views of up to
+    OVERLAP_EXACT_LIMIT elements; a larger view with interleaved strides is rejected, as it may
+    overlap.
+    """
+    if 0 in shape:
+        return
+    span = itemsize  # bytes from the first to past the last element of the axes so far
+    for stride, length in sorted(zip(map(abs, strides), shape, strict=True)):
+        if length == 1:
+            continue
+        if stride < span:
+            break
+        span += stride * (length - 1)
+    else:
+        return
+    axes = [(abs(stride), length) for length, stride in zip(shape, strides, strict=True) if length > 1]
+    if any(stride == 0 for stride, _ in axes):
+        raise ValueError(
+            "tensor has overlapping memory (a zero stride, as from broadcasting); "
+            "fill a buffer whose elements are distinct"
+        )
+    described = f"shape {tuple(shape)}, strides {tuple(strides)} in bytes, {itemsize}-byte elements"
+    count = math.prod(length for _, length in axes)
+    if count > OVERLAP_EXACT_LIMIT:
+        raise ValueError(
+            f"tensor may overlap itself ({described}): its strides interleave and its {count} elements "
+            "cannot be proved distinct; fill a contiguous buffer and copy it in"
+        )
+    starts = np.zeros(1, np.int64)
+    for stride, length in axes:
+        starts = (starts[:, None] + stride * np.arange(length, dtype=np.int64)).ravel()
+    starts.sort()
+    if (np.diff(starts) < itemsize).any():
+        raise ValueError(
+            f"tensor has overlapping memory ({described}: elements share bytes); "
+            "fill a buffer whose elements are distinct"
+        )
 
 
 def choice(name: str, value: object, options: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in options:
         listed = ", ".join(repr(o) for o in options)
-        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+        raise ValueError(f"{name} must be one of {listed}, got {shown(value)}")
     return value

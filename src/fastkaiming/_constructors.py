@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _api, _family
+from . import _api, _checks, _family
 from ._buffers import FLOAT_DTYPES
 
 
@@ -20,7 +20,7 @@ def check_shape(shape: object) -> tuple[int, ...]:
     except TypeError:
         raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
     if any(d < 0 for d in dims):
-        raise ValueError(f"shape must not have negative dimensions, got {dims}")
+        raise ValueError(f"shape must not have negative dimensions, got {_checks.shown_ints(dims)}")
     return dims
 
 
@@ -28,8 +28,11 @@ def empty(shape: int | Sequence[int], dtype: object = "float32") -> np.ndarray:
     """An uninitialized array; its pages are first touched by the (parallel) fill.
 
     NumPy asks Linux for transparent huge pages on large allocations; bfloat16 needs ml_dtypes.
+    dtype=None means the default, float32.
     """
     dims = check_shape(shape)
+    if dtype is None:
+        dtype = "float32"
     if dtype == "bfloat16" or getattr(dtype, "__name__", None) == "bfloat16":
         try:
             import ml_dtypes
@@ -52,7 +55,8 @@ def _constructor(fill: Callable[..., Any]) -> Callable[..., np.ndarray]:
     make.__name__ = make.__qualname__ = fill.__name__.rstrip("_")
     make.__wrapped__ = fill  # type: ignore[attr-defined]
     make.__doc__ = (
-        f"A new array of `shape` and `dtype` filled by {fill.__name__}(array, *args, **kwargs).\n\n"
+        f"A new array of `shape` and `dtype` (float32 by default or None) filled by "
+        f"{fill.__name__}(array, *args, **kwargs).\n\n"
         f"{fill.__doc__}"
     )
     return make

@@ -68,25 +68,31 @@ def variance_scaling_(
     _checks.integer("out_axis", out_axis)
 
     def variance(shape: tuple[int, ...]) -> float:
-        return s / _keras_fan(shape, mode, f_in, f_out, in_axis, out_axis)
+        n = _keras_fan(shape, mode, f_in, f_out, in_axis, out_axis)
+        if not s / n > 0:
+            raise ValueError(f"scale={s!r} over a fan of {n:g} gives a variance that underflows to 0")
+        return s / n
 
     if distribution == "uniform":
         dist = _UNIFORM
 
         def params(shape: tuple[int, ...], name: str) -> Params:
             limit = math.sqrt(3.0 * variance(shape))
+            _checks.representable("the uniform limit", limit, name, f"scale={s!r}")
             return _uniform_params(-limit, limit)
     elif distribution == "truncated_normal":
         dist = _TRUNC
 
         def params(shape: tuple[int, ...], name: str) -> Params:
             std = math.sqrt(variance(shape)) / TRUNCATED_STD
+            _checks.representable("the truncation bound", 2.0 * std, name, f"scale={s!r}")
             return _trunc_normal_params(0.0, std, -2.0 * std, 2.0 * std, name)
     else:
         dist = _NORMAL
 
         def params(shape: tuple[int, ...], name: str) -> Params:
-            return _normal_params(0.0, math.sqrt(variance(shape)))
+            std = _checks.representable("std", math.sqrt(variance(shape)), name, f"scale={s!r}")
+            return _normal_params(0.0, std)
 
     return _fill(tensor, dist, params, seed=seed, stream=stream, offset=offset, threads=threads,
                  dtype=dtype, global_shape=global_shape, block_start=block_start)  # fmt: skip
@@ -161,9 +167,12 @@ def xavier_normal_(
 ) -> T:
     """torch.nn.init.xavier_normal_: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     std = _xavier_std(gain, fan_in, fan_out, in_axis, out_axis)
-    return _fill(tensor, _NORMAL, lambda shape, name: _normal_params(0.0, std(shape)), seed=seed,
-                 stream=stream, offset=offset, threads=threads, dtype=dtype,
-                 global_shape=global_shape, block_start=block_start)  # fmt: skip
+
+    def params(shape: tuple[int, ...], name: str) -> Params:
+        return _normal_params(0.0, _checks.representable("std", std(shape), name, f"gain={gain!r}"))
+
+    return _fill(tensor, _NORMAL, params, seed=seed, stream=stream, offset=offset, threads=threads,
+                 dtype=dtype, global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
 def xavier_uniform_(
@@ -187,6 +196,7 @@ def xavier_uniform_(
 
     def params(shape: tuple[int, ...], name: str) -> Params:
         bound = math.sqrt(3.0) * std(shape)
+        _checks.representable("the bound", bound, name, f"gain={gain!r}")
         return _uniform_params(-bound, bound)
 
     return _fill(tensor, _UNIFORM, params, seed=seed, stream=stream, offset=offset, threads=threads,

@@ -45,7 +45,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         if param is None:
             slope = 0.01
         elif type(param) is float or (isinstance(param, numbers.Real) and not isinstance(param, bool)):
-            slope = float(param)
+            try:
+                slope = float(param)
+            except OverflowError:
+                raise ValueError(f"negative_slope {_checks.shown(param)} not a valid number") from None
         else:
             raise ValueError(f"negative_slope {param} not a valid number")
         if abs(slope) > 1e150:  # slope**2 would overflow: sqrt(2 / (1 + s^2)) = sqrt(2) / |s| here
@@ -59,7 +62,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def _axis(name: str, axis: object, ndim: int) -> int:
     a = _checks.integer(name, axis)
     if not -ndim <= a < ndim:
-        raise ValueError(f"{name}={a} is out of range for a tensor with {ndim} dimensions")
+        raise ValueError(f"{name}={_checks.shown(a)} is out of range for a tensor with {ndim} dimensions")
     return a % ndim
 
 
@@ -88,7 +91,9 @@ def _explicit_fan(name: str, value: object) -> int | None:
         return None
     fan = _checks.integer(name, value)
     if fan <= 0:
-        raise ValueError(f"{name} must be a positive int, got {fan}")
+        raise ValueError(f"{name} must be a positive int, got {_checks.shown(fan)}")
+    if fan >= _checks.U64:  # more than any tensor's element count; as a float it may overflow
+        raise ValueError(f"{name} must be an int below 2**64, got {_checks.shown(fan)}")
     return fan
 
 

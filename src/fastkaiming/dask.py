@@ -12,11 +12,17 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import dask.array as da
 import numpy as np
-from dask.base import tokenize
 
 from . import _constructors
+
+try:
+    import dask.array as da
+    from dask.base import tokenize
+except ImportError as exc:
+    raise ImportError(
+        f'fastkaiming.dask needs dask[array] ({exc}): pip install "fastkaiming[dask]"'
+    ) from exc
 
 __all__ = list(_constructors.NAMES)
 
@@ -29,9 +35,13 @@ def _lazy(name: str) -> Callable[..., da.Array]:
         dims = _constructors.check_shape(shape)
         probe = _constructors.empty((0,) * len(dims), dtype)  # checks dtype (bfloat16: ml_dtypes)
         key = secrets.randbits(64) if seed is None else seed  # one seed for every worker
+        stream = kwargs.pop("stream", 0)
         if all(dims):  # check every argument now, on a one-element block, not on the workers
-            fill(_constructors.empty((1,) * len(dims), dtype), seed=key, threads=1,
-                 global_shape=dims, **kwargs)  # fmt: skip
+            fill(_constructors.empty((1,) * len(dims), dtype), seed=key, threads=1, global_shape=dims,
+                 stream=0 if callable(stream) else stream, **kwargs)  # fmt: skip
+        if callable(stream):  # a Generator's next stream: taken once, for every chunk
+            stream = stream()
+        kwargs["stream"] = stream
         normalized = da.core.normalize_chunks(chunks, dims, dtype=probe.dtype)
 
         def block(block_info: dict[Any, Any] | None = None) -> np.ndarray:

@@ -1,0 +1,112 @@
+"""Generator: one seed, and a stream counter that gives each fill its own Philox stream."""
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from . import _api, _checks, _family
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+_OWN = ("seed", "stream")  # the generator's to give
+
+
+def _on_next_stream(fill: Callable[P, T]) -> Callable[Concatenate[Generator, P], T]:
+    """`fill` as a method: the generator's seed, its next stream, every other parameter as is.
+
+    Type checkers see the function's own parameters (seed= and stream= included, though a call
+    that passes them raises TypeError); inspect.signature shows the method's exact ones.
+    """
+    name = fill.__name__
+    signature = inspect.signature(fill)
+    call: Callable[..., T] = fill
+
+    def method(self: Generator, *args: Any, **kwargs: Any) -> T:
+        for own in _OWN:
+            if own in kwargs:
+                raise TypeError(
+                    f"Generator.{name} takes no {own}= (the generator gives its seed and its next "
+                    f"stream); call fastkaiming.{name} to choose them"
+                )
+        return call(*args, seed=self._seed, stream=self._take, **kwargs)
+
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    kept = [p for p in signature.parameters.values() if p.name not in _OWN]
+    method.__signature__ = signature.replace(parameters=[self_param, *kept])  # type: ignore[attr-defined]
+    method.__name__ = name
+    method.__qualname__ = f"Generator.{name}"
+    method.__module__ = "fastkaiming"
+    method.__doc__ = (
+        f":func:`fastkaiming.{name}` with the generator's seed, on its next stream; the same "
+        f"parameters but seed= and stream=.\n\n{fill.__doc__}"
+    )
+    return method
+
+
+class Generator:
+    """A seed plus a stream counter: successive fills use streams 0, 1, 2, ...
+
+    ``g = Generator(0); g.kaiming_normal_(w1); g.kaiming_normal_(w2)`` is reproducible, and
+    the two layers come from independent Philox streams. Every public fill is a method with the
+    function's parameters but seed= and stream=; ``g.fill(f, tensor, ...)`` runs any other.
+    A call that raises consumes no stream. Safe to share between threads (each fill takes a
+    distinct stream).
+
+    ``Generator()`` draws its seed from the OS; ``g.seed`` records it, so ``Generator(g.seed)``
+    repeats every fill that ``g`` made, in the same order.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._seed = _checks.seed(seed)
+        self._next = 0
+        self._lock = threading.Lock()
+
+    @property
+    def seed(self) -> int:
+        """The Philox key; drawn from the OS when the Generator was made with seed=None.
+
+        ``Generator(g.seed)`` reproduces ``g``'s fills.
+        """
+        return self._seed
+
+    @property
+    def next_stream(self) -> int:
+        """The stream the next fill will use."""
+        return self._next
+
+    def __repr__(self) -> str:
+        return f"Generator(seed={self._seed}, next_stream={self._next})"
+
+    def _take(self) -> int:
+        with self._lock:
+            if self._next >= _checks.U64:
+                raise ValueError("this Generator has used all 2**64 streams")
+            s = self._next
+            self._next += 1
+            return s
+
+    def fill(self, initializer: Callable[..., T], tensor: object, *args: object, **kwargs: object) -> T:
+        """Any fastkaiming fill on the next stream: ``g.fill(fk.he_normal_, w)``.
+
+        Lazy fills (fastkaiming.dask) take their stream once, when the array is built.
+        """
+        return initializer(tensor, *args, seed=self._seed, stream=self._take, **kwargs)
+
+    normal_ = _on_next_stream(_api.normal_)
+    uniform_ = _on_next_stream(_api.uniform_)
+    trunc_normal_ = _on_next_stream(_api.trunc_normal_)
+    kaiming_normal_ = _on_next_stream(_api.kaiming_normal_)
+    kaiming_uniform_ = _on_next_stream(_api.kaiming_uniform_)
+    variance_scaling_ = _on_next_stream(_family.variance_scaling_)
+    he_normal_ = _on_next_stream(_family.he_normal_)
+    he_uniform_ = _on_next_stream(_family.he_uniform_)
+    glorot_normal_ = _on_next_stream(_family.glorot_normal_)
+    glorot_uniform_ = _on_next_stream(_family.glorot_uniform_)
+    lecun_normal_ = _on_next_stream(_family.lecun_normal_)
+    lecun_uniform_ = _on_next_stream(_family.lecun_uniform_)
+    xavier_normal_ = _on_next_stream(_family.xavier_normal_)
+    xavier_uniform_ = _on_next_stream(_family.xavier_uniform_)
+    random_raw = _on_next_stream(_api.random_raw)
