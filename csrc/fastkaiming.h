@@ -92,7 +92,8 @@ typedef enum {
     FK_ISA_SCALAR = 0,  /* portable C, the reference */
     FK_ISA_AVX2 = 1,    /* AVX2 + FMA + F16C */
     FK_ISA_AVX512 = 2,  /* AVX-512 F/BW/DQ/VL (+ FMA, F16C) */
-    FK_ISA_COUNT = 3,
+    FK_ISA_NEON = 3,    /* AArch64 Advanced SIMD, on every AArch64 CPU */
+    FK_ISA_COUNT = 4,
 } fk_isa;
 
 /* Parameters in double; each kernel rounds them once to its compute precision. */

@@ -84,6 +84,9 @@ static unsigned detect_isas(void)
         mask |= 1u << FK_ISA_AVX512;
     return mask;
 }
+#elif FK_ARM64
+/* Advanced SIMD is mandatory in AArch64. */
+static unsigned detect_isas(void) { return 1u << FK_ISA_SCALAR | 1u << FK_ISA_NEON; }
 #else
 static unsigned detect_isas(void) { return 1u << FK_ISA_SCALAR; }
 #endif
@@ -108,6 +111,8 @@ const char *fk_isa_name(int isa)
         return "avx2";
     case FK_ISA_AVX512:
         return "avx512";
+    case FK_ISA_NEON:
+        return "neon";
     default:
         return "unknown";
     }
@@ -119,14 +124,19 @@ static const fk_kernel_table *table_for(int isa)
     if (isa == FK_ISA_AUTO)
         isa = (mask & (1u << FK_ISA_AVX512)) ? FK_ISA_AVX512
               : (mask & (1u << FK_ISA_AVX2)) ? FK_ISA_AVX2
+              : (mask & (1u << FK_ISA_NEON)) ? FK_ISA_NEON
                                              : FK_ISA_SCALAR;
-    if (isa < 0 || isa >= FK_ISA_COUNT || !(mask & (1u << isa)))
+    if (!(mask & (1u << isa))) /* the caller checked 0 <= isa < FK_ISA_COUNT */
         return NULL;
 #if FK_X86
     if (isa == FK_ISA_AVX512)
         return &fk_kernels_avx512;
     if (isa == FK_ISA_AVX2)
         return &fk_kernels_avx2;
+#endif
+#if FK_ARM64
+    if (isa == FK_ISA_NEON)
+        return &fk_kernels_neon;
 #endif
     return &fk_kernels_scalar;
 }
