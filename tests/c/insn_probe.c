@@ -17,21 +17,23 @@
 void probe_normal_f32(float *out, uint64_t block, const fk_keys *k, const fk_affine_f32 *a);
 void probe_uniform_f32(float *out, uint64_t block, const fk_keys *k, const fk_affine_f32 *a);
 
-/* The distribution is a constant here, so the other branch is compiled out. */
-void probe_normal_f32(float *out, uint64_t block, const fk_keys *k, const fk_affine_f32 *a)
+/* The distribution is a constant in each probe, so the other branch is compiled out. */
+FK_INLINE void probe(float *out, uint64_t block, const fk_keys *k, const fk_affine_f32 *a,
+                     int normal)
 {
     fk_affine_f32 b = *a;
-    b.normal = 1;
+    b.normal = normal;
     fk_vf z[FK_G][4];
     samples_f32(z, FK_G, block, k, &b);
     store_f32(out, z, FK_G);
 }
 
+void probe_normal_f32(float *out, uint64_t block, const fk_keys *k, const fk_affine_f32 *a)
+{
+    probe(out, block, k, a, 1);
+}
+
 void probe_uniform_f32(float *out, uint64_t block, const fk_keys *k, const fk_affine_f32 *a)
 {
-    fk_affine_f32 b = *a;
-    b.normal = 0;
-    fk_vf z[FK_G][4];
-    samples_f32(z, FK_G, block, k, &b);
-    store_f32(out, z, FK_G);
+    probe(out, block, k, a, 0);
 }
