@@ -69,7 +69,7 @@ def test_bfloat16(fill):
     np.testing.assert_array_equal(got, want)
 
 
-def test_block_of_a_larger_tensor():
+def test_block_of_a_bigger_tensor():
     """A misaligned, strided shard gets the samples of its place in the whole tensor."""
     whole = np.empty((30, 40), np.float32)
     fk.normal_(whole, seed=4)
