@@ -12,6 +12,7 @@
  * Python side, so x86 and ARM are held to the same bits); fk_fill's request validation.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,11 @@ static const fk_case cases[] = {
     {"trunc_bf16", FK_DIST_TRUNC_NORMAL, FK_DTYPE_BFLOAT16, TRUNC},
     {"trunc_tail_f32", FK_DIST_TRUNC_NORMAL, FK_DTYPE_FLOAT32, TRUNC_TAIL},
     {"trunc_tail_f64", FK_DIST_TRUNC_NORMAL, FK_DTYPE_FLOAT64, TRUNC_TAIL},
+    /* edges of the clamp: -0.0 against a bound of +0.0 (half of the samples), and NaN */
+    {"uniform_signed_zero_f32", FK_DIST_UNIFORM, FK_DTYPE_FLOAT32, {-0.0, 0.0, 0.0, 1.0, 0, 0, 0}},
+    {"uniform_signed_zero_f64", FK_DIST_UNIFORM, FK_DTYPE_FLOAT64, {-0.0, 0.0, 0.0, 1.0, 0, 0, 0}},
+    {"uniform_nan_f16", FK_DIST_UNIFORM, FK_DTYPE_FLOAT16, {NAN, 1.0, -1.0, 1.0, 0, 0, 0}},
+    {"uniform_nan_f64", FK_DIST_UNIFORM, FK_DTYPE_FLOAT64, {NAN, 1.0, -1.0, 1.0, 0, 0, 0}},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
