@@ -9,13 +9,17 @@ import sys
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-# kernel_avx2.c and kernel_avx512.c enable their instruction sets by pragma, per unit.
+# kernel_avx2.c and kernel_avx512.c enable their instruction sets by pragma, per unit;
+# kernel_neon.c needs no flag (NEON is baseline AArch64). Each per-ISA unit compiles to nothing
+# on another architecture (its #if), so one list serves every target, macOS universal2 builds
+# (x86-64 and arm64 in one pass) included.
 C_SOURCES = [
     "csrc/fill.c",
     "csrc/pool.c",
     "csrc/kernel_scalar.c",
     "csrc/kernel_avx2.c",
     "csrc/kernel_avx512.c",
+    "csrc/kernel_neon.c",
 ]
 
 if sys.platform == "win32":

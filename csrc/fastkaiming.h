@@ -92,7 +92,8 @@ typedef enum {
     FK_ISA_SCALAR = 0,  /* portable C, the reference */
     FK_ISA_AVX2 = 1,    /* AVX2 + FMA + F16C */
     FK_ISA_AVX512 = 2,  /* AVX-512 F/BW/DQ/VL (+ FMA, F16C) */
-    FK_ISA_COUNT = 3,
+    FK_ISA_NEON = 3,    /* AArch64 Advanced SIMD, on every AArch64 CPU */
+    FK_ISA_COUNT = 4,
 } fk_isa;
 
 /* Parameters in double; each kernel rounds them once to its compute precision. */
@@ -116,7 +117,7 @@ typedef struct {
  * with index the C-order strides of shape (element i in C order gets sample + i), or, for a
  * block of a larger tensor, the C-order strides of the whole tensor (last one 1). */
 typedef struct {
-    void *data;
+    void *data;               /* any alignment */
     int ndim;                 /* 0 .. FK_MAX_NDIM; 0 means one element */
     const int64_t *shape;
     const int64_t *strides;   /* in bytes, any sign */
@@ -133,15 +134,23 @@ typedef struct {
     void *interrupt_ctx;
 } fk_request;
 
-/* Samples per Philox block for (dist, dtype): 4, or 2 for float64 uniform and normal; 0 if
- * not supported. */
+/* Samples per Philox block for (dist, dtype): 4, or 2 for float64 uniform and normal; 0 for
+ * any pair that is not supported, out-of-range codes included. */
 unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype);
 
 /* Bit mask of the kernels this CPU and build can run (bit i is fk_isa i). */
 unsigned fk_isa_available(void);
 const char *fk_isa_name(int isa);
 
-/* The whole fill, on a persistent thread pool; allocates nothing but the pool's threads. */
+/* The whole fill, on a persistent thread pool; allocates nothing but the pool's threads.
+ * Every field of *req is checked before a byte is written: FK_EINVAL for any invalid one
+ * (dtype or dist code or their pair, phase, isa code, ndim, NULL shape or strides when ndim > 0,
+ * a negative length, threads < 1, index_strides negative or with last != 1, more than 2^62
+ * elements or a sample index past 2^62, NULL data with elements to write), FK_EISA for a kernel
+ * this CPU or build lacks. A valid request with no elements is FK_OK and writes nothing (data
+ * may then be NULL), whatever the order of its axes. data and strides may have any alignment:
+ * runs that are misaligned for the dtype are written byte-wise, with the same bits. params are
+ * not checked: the kernels compute with any values without faults (the Python layer checks). */
 fk_status fk_fill(const fk_request *req);
 
 /* One Philox4x32-10 block: out = philox(counter (ctr[0..3]), key (key[0..1])). */

@@ -3,6 +3,7 @@
  * the split into per-thread ranges of C-order indices, and strided scatter.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -34,19 +35,19 @@ typedef struct {
 
 unsigned fk_samples_per_block(fk_dist dist, fk_dtype dtype)
 {
-    if (dist == FK_DIST_RAW)
-        return dtype == FK_DTYPE_UINT32 ? 4 : 0;
-    if (dist == FK_DIST_TRUNC_NORMAL)
-        return dtype == FK_DTYPE_UINT32 ? 0 : 4;
-    if (dist != FK_DIST_UNIFORM && dist != FK_DIST_NORMAL)
-        return 0;
-    switch (dtype) {
+    switch (dtype) { /* any other code (the enum holds any int) is invalid */
+    case FK_DTYPE_UINT32:
+        return dist == FK_DIST_RAW ? 4 : 0;
     case FK_DTYPE_FLOAT16:
     case FK_DTYPE_BFLOAT16:
     case FK_DTYPE_FLOAT32:
-        return 4;
+        return dist == FK_DIST_UNIFORM || dist == FK_DIST_NORMAL || dist == FK_DIST_TRUNC_NORMAL
+                   ? 4
+                   : 0;
     case FK_DTYPE_FLOAT64:
-        return 2;
+        return dist == FK_DIST_UNIFORM || dist == FK_DIST_NORMAL ? 2
+               : dist == FK_DIST_TRUNC_NORMAL                    ? 4
+                                                                 : 0;
     default:
         return 0;
     }
@@ -83,6 +84,9 @@ static unsigned detect_isas(void)
         mask |= 1u << FK_ISA_AVX512;
     return mask;
 }
+#elif FK_ARM64
+/* Advanced SIMD is mandatory in AArch64. */
+static unsigned detect_isas(void) { return 1u << FK_ISA_SCALAR | 1u << FK_ISA_NEON; }
 #else
 static unsigned detect_isas(void) { return 1u << FK_ISA_SCALAR; }
 #endif
@@ -107,6 +111,8 @@ const char *fk_isa_name(int isa)
         return "avx2";
     case FK_ISA_AVX512:
         return "avx512";
+    case FK_ISA_NEON:
+        return "neon";
     default:
         return "unknown";
     }
@@ -118,14 +124,19 @@ static const fk_kernel_table *table_for(int isa)
     if (isa == FK_ISA_AUTO)
         isa = (mask & (1u << FK_ISA_AVX512)) ? FK_ISA_AVX512
               : (mask & (1u << FK_ISA_AVX2)) ? FK_ISA_AVX2
+              : (mask & (1u << FK_ISA_NEON)) ? FK_ISA_NEON
                                              : FK_ISA_SCALAR;
-    if (isa < 0 || isa >= FK_ISA_COUNT || !(mask & (1u << isa)))
+    if (!(mask & (1u << isa))) /* the caller checked 0 <= isa < FK_ISA_COUNT */
         return NULL;
 #if FK_X86
     if (isa == FK_ISA_AVX512)
         return &fk_kernels_avx512;
     if (isa == FK_ISA_AVX2)
         return &fk_kernels_avx2;
+#endif
+#if FK_ARM64
+    if (isa == FK_ISA_NEON)
+        return &fk_kernels_neon;
 #endif
     return &fk_kernels_scalar;
 }
@@ -176,16 +187,22 @@ static fk_position advance(const fk_position *s, unsigned per_block, uint64_t i)
     return p;
 }
 
+/* Byte copies: dst may be misaligned for the dtype. */
 static void scatter(char *dst, int64_t stride, const char *src, size_t n, size_t itemsize)
 {
+    if (stride == (int64_t)itemsize) {
+        memcpy(dst, src, n * itemsize);
+        return;
+    }
     for (size_t i = 0; i < n; i++, dst += stride, src += itemsize)
         memcpy(dst, src, itemsize);
 }
 
-/* One row segment: n elements from dst with byte stride, starting at sample index i. */
+/* One row segment: n elements from dst with byte stride, starting at sample index i. The
+ * kernels store typed values, so only an aligned contiguous run goes to them directly. */
 static void fill_run(const fk_plan *pl, char *dst, int64_t stride, size_t n, uint64_t i)
 {
-    if (stride == (int64_t)pl->itemsize) {
+    if (stride == (int64_t)pl->itemsize && (uintptr_t)dst % pl->itemsize == 0) {
         fk_position at = advance(&pl->start, pl->per_block, i);
         pl->kernel(dst, n, &at, pl->params);
         return;
@@ -268,16 +285,63 @@ static void coalesce(fk_plan *pl)
     pl->ndim = out;
 }
 
-fk_status fk_fill(const fk_request *req)
+/* Every field of the request, before a byte is written; the fill's element count in *total.
+ * A request is invalid whatever its size, so an empty one is checked as fully as any. */
+static fk_status check_request(const fk_request *req, unsigned *per_block, uint64_t *total)
 {
     if (req == NULL || req->ndim < 0 || req->ndim > FK_MAX_NDIM || req->threads < 1)
         return FK_EINVAL;
-    unsigned per_block = fk_samples_per_block(req->dist, req->dtype);
-    if (per_block == 0 || req->start.phase >= per_block)
+    *per_block = fk_samples_per_block(req->dist, req->dtype);
+    if (*per_block == 0 || req->start.phase >= *per_block)
         return FK_EINVAL;
+    if (req->isa < FK_ISA_AUTO || req->isa >= FK_ISA_COUNT)
+        return FK_EINVAL;
+    if (req->ndim > 0 && (req->shape == NULL || req->strides == NULL))
+        return FK_EINVAL;
+    int empty = 0;
+    for (int d = 0; d < req->ndim; d++) {
+        if (req->shape[d] < 0)
+            return FK_EINVAL;
+        empty |= req->shape[d] == 0;
+    }
+    /* the element count and the largest sample index stay below 2^62 (lengths in any order) */
+    const uint64_t limit = UINT64_C(1) << 62;
+    uint64_t count = 1, last = 0;
+    for (int d = 0; d < req->ndim; d++) {
+        uint64_t len = (uint64_t)req->shape[d];
+        int64_t step = req->index_strides != NULL ? req->index_strides[d] : 1;
+        if (step < 0 || (req->index_strides != NULL && d == req->ndim - 1 && step != 1))
+            return FK_EINVAL; /* rows must be runs of consecutive samples */
+        if (empty || len == 0)
+            continue;
+        if (count > limit / len)
+            return FK_EINVAL;
+        count *= len;
+        uint64_t s = (uint64_t)step; /* index_strides: the reach of the axis too */
+        if (req->index_strides != NULL && s != 0) {
+            if (len - 1 > (limit - 1 - last) / s)
+                return FK_EINVAL;
+            last += (len - 1) * s;
+        }
+    }
+    *total = empty ? 0 : count;
+    if (*total > 0 && req->data == NULL)
+        return FK_EINVAL;
+    return FK_OK;
+}
+
+fk_status fk_fill(const fk_request *req)
+{
+    unsigned per_block;
+    uint64_t total;
+    fk_status status = check_request(req, &per_block, &total);
+    if (status != FK_OK)
+        return status;
     const fk_kernel_table *table = table_for(req->isa);
     if (table == NULL)
         return FK_EISA;
+    if (total == 0)
+        return FK_OK; /* nothing to write; data may be NULL */
 
     fk_plan pl;
     pl.data = req->data;
@@ -287,31 +351,16 @@ fk_status fk_fill(const fk_request *req)
     pl.params = &req->params;
     pl.start = req->start;
     pl.ndim = req->ndim > 0 ? req->ndim : 1;
-    uint64_t total = 1;
     for (int d = 0; d < pl.ndim; d++) {
-        int64_t len = req->ndim > 0 ? req->shape[d] : 1;
-        if (len < 0)
-            return FK_EINVAL;
-        if (len > 0 && total > (UINT64_C(1) << 62) / (uint64_t)len)
-            return FK_EINVAL;
-        total *= (uint64_t)len;
-        pl.shape[d] = len;
+        pl.shape[d] = req->ndim > 0 ? req->shape[d] : 1;
         pl.strides[d] = req->ndim > 0 ? req->strides[d] : (int64_t)pl.itemsize;
     }
-    if (total == 0)
-        return FK_OK;
-    if (req->data == NULL)
-        return FK_EINVAL;
     for (int d = pl.ndim - 1; d >= 0; d--) {
         if (req->ndim > 0 && req->index_strides != NULL)
             pl.istrides[d] = req->index_strides[d];
         else /* C order of the buffer's own shape */
             pl.istrides[d] = d == pl.ndim - 1 ? 1 : pl.istrides[d + 1] * pl.shape[d + 1];
-        if (pl.istrides[d] < 0)
-            return FK_EINVAL;
     }
-    if (pl.istrides[pl.ndim - 1] != 1)
-        return FK_EINVAL; /* rows must be runs of consecutive samples */
     coalesce(&pl);
 
     int threads = req->threads; /* the pool caps it */

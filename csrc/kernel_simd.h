@@ -1,6 +1,7 @@
 /*
  * kernel_simd.h: the SIMD kernels' algorithm, written once against a small vector API that
- * each instruction-set unit (kernel_avx2.c, kernel_avx512.c) defines before including it:
+ * each instruction-set unit (kernel_avx2.c, kernel_avx512.c, kernel_neon.c) defines before
+ * including it:
  *
  *   FK_W                          lanes of 32 bits per vector
  *   fk_vi, fk_vf, fk_vl, fk_vd    int32, float, int64 and double vectors

@@ -25,6 +25,12 @@ typedef struct {
 #define FK_X86 0
 #endif
 
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define FK_ARM64 1
+#else
+#define FK_ARM64 0
+#endif
+
 extern const fk_kernel_table fk_kernels_scalar;
 
 /* Truncated normal, scalar reference (kernel_scalar.c); the SIMD tables have their own. */
@@ -35,6 +41,9 @@ void fk_trunc_bf16(void *out, size_t n, const fk_position *pos, const fk_params 
 #if FK_X86
 extern const fk_kernel_table fk_kernels_avx2;
 extern const fk_kernel_table fk_kernels_avx512;
+#endif
+#if FK_ARM64
+extern const fk_kernel_table fk_kernels_neon;
 #endif
 
 #endif /* FK_KERNELS_H */

@@ -1,5 +1,6 @@
 """Kernel dispatch: every path gives the same bits; FASTKAIMING_ISA; runtime_info()."""
 import os
+import platform
 import subprocess
 import sys
 
@@ -78,7 +79,7 @@ def test_runtime_info():
     assert info["version"] == fk.__version__
     assert info["isa"] in info["isa_available"]
     assert info["isa_available"][0] == "scalar"
-    assert set(info["isa_available"]) <= {"scalar", "avx2", "avx512"}
+    assert set(info["isa_available"]) <= {"scalar", "avx2", "avx512", "neon"}
     assert isinstance(info["threads"], int) and info["threads"] >= 1
 
 
@@ -101,13 +102,22 @@ def test_env_default_is_the_widest():
 
 
 def test_env_unknown_path():
-    proc = _run("import fastkaiming", FASTKAIMING_ISA="neon")
+    proc = _run("import fastkaiming", FASTKAIMING_ISA="sse2")
     assert proc.returncode != 0
-    assert "ImportError: FASTKAIMING_ISA='neon' is not a kernel name; use one of scalar, avx2, avx512" in proc.stderr
+    assert "ImportError: FASTKAIMING_ISA='sse2' is not a kernel name; use one of scalar, avx2, avx512, neon" in proc.stderr
 
 
-@pytest.mark.skipif(len(PATHS) == 3, reason="this CPU runs every kernel")
+def test_kernels_of_the_architecture():
+    """x86-64 builds have avx2/avx512 (if the CPU does) and never neon; AArch64 always neon."""
+    machine = platform.machine().lower()
+    if machine in ("x86_64", "amd64"):
+        assert "neon" not in PATHS
+    elif machine in ("aarch64", "arm64"):
+        assert "neon" in PATHS and not {"avx2", "avx512"} & set(PATHS)
+    assert _core.ISA_ALL == ("scalar", "avx2", "avx512", "neon")  # codes are stable
+
+
 def test_env_path_the_cpu_lacks():
-    missing = next(n for n in ("avx512", "avx2") if n not in PATHS)
+    missing = next(n for n in ("neon", "avx512", "avx2") if n not in PATHS)
     proc = _run("import fastkaiming", FASTKAIMING_ISA=missing)
     assert proc.returncode != 0 and "cannot run it" in proc.stderr

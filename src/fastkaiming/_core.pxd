@@ -29,6 +29,7 @@ cdef extern from "fastkaiming.h" nogil:
         FK_ISA_SCALAR
         FK_ISA_AVX2
         FK_ISA_AVX512
+        FK_ISA_NEON
         FK_ISA_COUNT
 
     ctypedef struct fk_params:
