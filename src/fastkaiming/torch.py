@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from . import _api, _checks, _family
+from . import _api, _checks, _distributed, _family
 from ._blocks import stream_for
 from ._fans import calculate_gain, compute_fans
 
@@ -146,7 +146,8 @@ def _reset(module: torch.nn.Module, prefix: str, seed: int, threads: int | None)
 
 
 def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
-                 unknown: str = "error", threads: int | None = None) -> torch.nn.Module:  # fmt: skip
+                 unknown: str = "error", threads: int | None = None,
+                 check_seed: bool = False) -> torch.nn.Module:  # fmt: skip
     """Re-initialize every parameter of `module` in place, as its layers' reset_parameters
     would, each parameter on the stream ``stream_for(qualified name)``.
 
@@ -159,8 +160,12 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     (ones, zeros); Embedding (N(0, 1), padding row zero). Modules of other types that own
     parameters: ``unknown="error"`` raises TypeError (nothing is written), ``"skip"`` leaves
     them, ``"reset"`` calls their reset_parameters() (torch's generator, not this contract).
+    ``check_seed=True`` first compares `seed` across the default process group (one all_gather;
+    nothing to compare without one) and raises ValueError naming the ranks' seeds if they differ.
     """
     _checks.choice("unknown", unknown, ("error", "skip", "reset"))
+    if check_seed:
+        _distributed.check_seed(seed)
     modules = [(f"{prefix}.{n}" if prefix and n else prefix or n, m) for n, m in module.named_modules()]
     owners = [(n, m) for n, m in modules if any(True for _ in m.parameters(recurse=False))]
     if unknown == "error":
