@@ -36,8 +36,10 @@ def routed(tensor: object) -> bool:
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(tensor, torch.Tensor):
         return False
+    if not tensor.is_cpu:  # cheaper than tensor.device
+        return True
     dtensor = _dtensor_type()
-    return (dtensor is not None and isinstance(tensor, dtensor)) or tensor.device.type != "cpu"
+    return dtensor is not None and isinstance(tensor, dtensor)
 
 
 def _runs(indices: Sequence[int]) -> list[tuple[int, int, int]]:
