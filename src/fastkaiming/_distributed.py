@@ -78,6 +78,7 @@ def _held_indices(whole: tuple[int, ...], mesh: Any, placements: Sequence[Any],
         size, index = _get_shard_size_and_offsets(
             size_now, mesh.size(mesh_dim), coordinate[mesh_dim], placement, current, whole[dim], False
         )
+        assert index is not None  # offsets are computed (skip_offset=False)
         held[dim] = index[:size]  # an empty shard: torch returns a one-element placeholder
     return [held[d].tolist() if d in held else list(range(n)) for d, n in enumerate(whole)]
 
