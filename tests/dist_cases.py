@@ -18,6 +18,7 @@ import torch
 import fastkaiming as fk
 import fastkaiming._api
 import fastkaiming.torch as fki
+from fastkaiming import _distributed
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
           "float64": torch.float64}  # fmt: skip
@@ -78,12 +79,16 @@ def _placements(mesh_shape):
     from torch.distributed.tensor import Replicate, Shard
     from torch.distributed.tensor.placement_types import _StridedShard
 
+    # _StridedShard alone or after a Shard: a rank holds several runs of rows (several blocks)
     if len(mesh_shape) == 1:
-        return [("S0", [Shard(0)]), ("S1", [Shard(1)]), ("R", [Replicate()]), ("S2", [Shard(2)])]
+        return [("S0", [Shard(0)]), ("S1", [Shard(1)]), ("R", [Replicate()]), ("S2", [Shard(2)]),
+                ("SS0", [_StridedShard(0, split_factor=2)]), ("SS1", [_StridedShard(1, split_factor=3)])]
     return [("S0S1", [Shard(0), Shard(1)]), ("S0S0", [Shard(0), Shard(0)]),
             ("RS1", [Replicate(), Shard(1)]), ("S1R", [Shard(1), Replicate()]),
             ("SS0S0", [_StridedShard(0, split_factor=mesh_shape[1]), Shard(0)]),
-            ("SS1S1", [_StridedShard(1, split_factor=mesh_shape[1]), Shard(1)])]  # fmt: skip
+            ("SS1S1", [_StridedShard(1, split_factor=mesh_shape[1]), Shard(1)]),
+            ("S0SS0", [Shard(0), _StridedShard(0, split_factor=2)]),
+            ("SS0SS1", [_StridedShard(0, split_factor=3), _StridedShard(1, split_factor=2)])]  # fmt: skip
 
 
 # Shapes: uneven on every world size, with empty shards on 4 ranks (3 rows), a conv kernel.
@@ -207,6 +212,7 @@ def _run_all(rank, world, isas):
             dt = distribute_tensor(torch.zeros(shape, dtype=DTYPES[dtype]), meshes[mesh_shape],
                                    placements[(mesh_shape, pname)], src_data_rank=None)  # fmt: skip
             version = dt._version
+            results[(name, "blocks")] = len(_distributed.shard_blocks(dt)[1])
             FAMILIES[family](dt)
             results[(name, isa)] = digest(dt.full_tensor())
             results[(name, isa, "version bumped")] = dt._version > version

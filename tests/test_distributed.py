@@ -136,6 +136,14 @@ def test_fsdp_tp_parameters_are_strided(isa, request):
     assert placements == "(_StridedShard(dim=0, sf=2), Shard(dim=0))"
 
 
+@pytest.mark.parametrize("world", (2, 3, 4))
+def test_strided_placements_give_multi_block_shards(world, isa, request):
+    """_StridedShard alone or after a Shard splits a shard into several blocks (rank 0's count)."""
+    blocks = {k[0]: n for k, n in results(world, request).items() if isinstance(k, tuple) and k[1:] == ("blocks",)}
+    assert max(n for name, n in blocks.items() if "-SS0-1001x7" in name) == 2
+    assert all(n == 1 for name, n in blocks.items() if "-S0-" in name or "-S0S1-" in name)
+
+
 @pytest.mark.parametrize("world", WORLDS)
 def test_check_seed_names_the_ranks_that_disagree(world, isa, request):
     message = results(world, request)["check_seed"]
