@@ -32,11 +32,12 @@ def _dtensor_type() -> type | None:
 
 
 def routed(tensor: object) -> bool:
-    """True for a torch DTensor or a torch tensor that is not on the CPU. Imports nothing."""
+    """True for a torch DTensor or CUDA tensor (every other torch tensor goes to the buffer
+    intake, which refuses other devices). Imports nothing."""
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(tensor, torch.Tensor):
         return False
-    if not tensor.is_cpu:  # cheaper than tensor.device
+    if tensor.is_cuda:  # cheaper than tensor.device
         return True
     dtensor = _dtensor_type()
     return dtensor is not None and isinstance(tensor, dtensor)
@@ -231,8 +232,8 @@ def fill(tensor: Any, fill_block: Callable[..., object], dist: int, params: Call
     if device not in ("cpu", "cuda"):
         hint = " (it holds no memory: materialize it first, e.g. module.to_empty(device='cpu'))"
         raise ValueError(
-            f"tensor is on {local.device}{hint if device == 'meta' else ''}; fastkaiming fills CPU "
-            "tensors, and CUDA tensors through host staging"
+            f"tensor is a DTensor whose shard is on {local.device}{hint if device == 'meta' else ''}; "
+            "fastkaiming fills CPU shards, and CUDA shards through host staging"
         )
     key = _checks.seed(seed)
     count = math.prod(whole)
