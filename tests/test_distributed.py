@@ -179,7 +179,7 @@ def test_dtensor_parameter_checks_come_before_any_write(group):
     dt = distribute_tensor(torch.zeros(4, 3, dtype=torch.float16), group, [Replicate()])
     with pytest.raises(ValueError, match="out of range for float16"):
         fk.normal_(dt, mean=1e6, seed=0)
-    with pytest.raises(TypeError, match="dtype=float32 does not match the tensor's dtype float16"):
+    with pytest.raises(TypeError, match=r"dtype=float32 does not match the tensor's dtype (torch\.)?float16"):
         fk.normal_(dt, seed=0, dtype="float32")
     assert torch.equal(dt.to_local(), torch.zeros(4, 3, dtype=torch.float16))
 
@@ -206,6 +206,18 @@ def test_check_seed_rejects_a_bad_seed_and_is_silent_without_a_group(group):
     with pytest.raises(ValueError, match="check_seed=True needs an explicit seed="):
         _distributed.check_seed(None)
     _distributed.check_seed(2**64 - 1)  # the full uint64 range travels as int64
+
+
+def test_unwrapped_class_sees_through_fully_shard(group):
+    from torch.distributed.fsdp import fully_shard
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3))
+    fully_shard(model[0], mesh=group)
+    fully_shard(model, mesh=group)
+    assert type(model[0]).__name__ == "FSDPLinear"
+    assert [_distributed.unwrapped_class(m) for m in model.modules()] == [
+        torch.nn.Sequential, torch.nn.Linear, torch.nn.LayerNorm]
+    assert _distributed.unwrapped_class(torch.nn.Linear(2, 2)) is torch.nn.Linear
 
 
 def test_routing_never_imports_torch():

@@ -31,16 +31,31 @@ def _dtensor_type() -> type | None:
     return getattr(module, "DTensor", None)
 
 
+def is_dtensor(tensor: object) -> bool:
+    """True for a torch DTensor (FSDP2 and TP parameters included). Imports nothing."""
+    dtensor = _dtensor_type()
+    return dtensor is not None and isinstance(tensor, dtensor)
+
+
 def routed(tensor: object) -> bool:
     """True for a torch DTensor or CUDA tensor (every other torch tensor goes to the buffer
     intake, which refuses other devices). Imports nothing."""
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(tensor, torch.Tensor):
         return False
-    if tensor.is_cuda:  # cheaper than tensor.device
-        return True
-    dtensor = _dtensor_type()
-    return dtensor is not None and isinstance(tensor, dtensor)
+    return tensor.is_cuda or is_dtensor(tensor)  # is_cuda: cheaper than tensor.device
+
+
+def unwrapped_class(module: object) -> type:
+    """The class a module had before FSDP2's fully_shard (or replicate) swapped in its wrapper
+    subclass ``FSDP<Name>(FSDPModule, <Name>)``; type(module) for any other module. For
+    class-exact rules (init_module_'s), so that a sharded Linear is still a Linear."""
+    cls = type(module)
+    bases = cls.__bases__
+    if (len(bases) == 2 and bases[0].__module__.startswith("torch.distributed.")
+            and cls.__name__ in (f"FSDP{bases[1].__name__}", f"Replicate{bases[1].__name__}")):  # fmt: skip
+        return bases[1]
+    return cls
 
 
 def _runs(indices: Sequence[int]) -> list[tuple[int, int, int]]:
@@ -207,9 +222,8 @@ def fill(tensor: Any, fill_block: Callable[..., object], dist: int, params: Call
     through host staging if it is on CUDA. `fill_block` is _api._fill."""
     import torch
 
-    dtensor = _dtensor_type()
-    is_dtensor = dtensor is not None and isinstance(tensor, dtensor)
-    if is_dtensor:
+    sharded = is_dtensor(tensor)
+    if sharded:
         if global_shape is not None or block_start is not None:
             raise ValueError(
                 "global_shape= and block_start= do not apply to a DTensor: its global shape and "
@@ -256,7 +270,7 @@ def fill(tensor: Any, fill_block: Callable[..., object], dist: int, params: Call
             staged_fill(block, fill_piece, block_start_)
         else:
             fill_piece(block, block_start_)
-    if is_dtensor:
+    if sharded:
         torch.autograd.graph.increment_version(tensor)  # as torch's own in-place ops do
     return tensor
 
