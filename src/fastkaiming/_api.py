@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from . import _blocks, _buffers, _checks, _core, _fans
+from . import _blocks, _buffers, _checks, _core, _distributed, _fans
 from ._version import __version__
 
 T = TypeVar("T")
@@ -81,6 +81,10 @@ def _fill(
     tensor's, for a block); it is not called for a zero-element tensor. `stream` may be a
     callable, called only once all checks passed.
     """
+    if type(tensor) is not np.ndarray and _distributed.routed(tensor):  # DTensor, CUDA: by blocks
+        return _distributed.fill(tensor, _fill, dist, params, seed=seed, stream=stream, offset=offset,
+                                 threads=threads, dtype=dtype, supported=supported,
+                                 global_shape=global_shape, block_start=block_start)  # fmt: skip
     target = _buffers.as_target(tensor, dtype, supported)
     array = target.array
     where = _blocks.layout(array.shape, global_shape, block_start)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import _api, _checks, _family
+from . import _api, _checks, _distributed, _family
 from ._blocks import stream_for
 from ._fans import calculate_gain, compute_fans, kaiming_std
 
@@ -396,6 +396,14 @@ def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
     Python; torch's other foreach ops (add_, mul_) are slower than fill_ there.
     """
     for value, group in tensors.items():
+        # DTensors (FSDP2, TP): torch has no DTensor rule for _foreach_copy_ from a plain tensor
+        sharded = [t for t in group if _distributed.is_dtensor(t)]
+        for t in sharded:
+            t.fill_(value)
+        if sharded:
+            group = [t for t in group if not _distributed.is_dtensor(t)]
+            if not group:
+                continue
         if value == 0:
             torch._foreach_zero_(group)
             continue
@@ -422,7 +430,8 @@ def _unwritable(kind: str, name: str, t: torch.Tensor) -> str:
 
 
 def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
-                 unknown: str = "error", threads: int | None = None) -> torch.nn.Module:  # fmt: skip
+                 unknown: str = "error", threads: int | None = None,
+                 check_seed: bool = False) -> torch.nn.Module:  # fmt: skip
     """Re-initialize every parameter of `module` in place, as its layers' reset_parameters
     would, each random parameter on the stream ``stream_for(qualified name)``.
 
@@ -463,7 +472,10 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
 
     Errors before anything is written: a parameter or buffer on the meta device (call
     ``module.to_empty(device=...)`` first), an uninitialized lazy parameter, a parameter to be
-    filled at random that is not a CPU float16/bfloat16/float32/float64 tensor.
+    filled at random that is not a CPU or CUDA float16/bfloat16/float32/float64 tensor.
+
+    ``check_seed=True`` first compares `seed` across the default process group (one all_gather;
+    nothing to compare without one) and raises ValueError naming the ranks' seeds if they differ.
     """
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
@@ -471,6 +483,8 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
         raise TypeError(f"prefix must be a str (the module's qualified name), got {type(prefix).__name__}")
     _checks.choice("unknown", unknown, ("error", "skip", "reset"))
     key = _checks.seed(seed)
+    if check_seed:
+        _distributed.check_seed(key)
     if threads is not None:
         _checks.threads(threads)
 
@@ -482,7 +496,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     problems: list[str] = []
     for mname, m in module.named_modules(prefix=prefix):
         own = m._parameters
-        kind = type(m)
+        kind = _distributed.unwrapped_class(m)
         if kind is _nn.Transformer:  # its _reset_parameters: xavier_uniform_ on every p.dim() > 1
             xavier.update(id(p) for p in m.parameters() if p.dim() > 1)
         rule = _RULES.get(kind)
@@ -517,8 +531,8 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))  # fmt: skip
 
     for p, _, qual in random:
-        if p.dtype not in _FLOATS or not p.is_cpu:
-            raise TypeError(f"init_module_ fills '{qual}' at random, which needs a CPU float16, "
+        if p.dtype not in _FLOATS or not (p.is_cpu or p.is_cuda):
+            raise TypeError(f"init_module_ fills '{qual}' at random, which needs a CPU or CUDA float16, "
                             f"bfloat16, float32 or float64 tensor; got {p.dtype} on {p.device}")  # fmt: skip
 
     unreset: list[str] = []
@@ -537,7 +551,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     with torch.no_grad():
         if unknown == "reset":
             for m, qs in strangers.values():
-                reset: Any = None if type(m) in _RULES else (
+                reset: Any = None if _distributed.unwrapped_class(m) in _RULES else (
                     getattr(m, "reset_parameters", None) or getattr(m, "_reset_parameters", None))
                 if reset is None:
                     unreset += qs
@@ -556,7 +570,7 @@ def _describe(strangers: dict[str, tuple[torch.nn.Module, list[str]]]) -> str:
     """The unknown module classes, saying when one is a subclass of a known class."""
     described = []
     for m, _ in strangers.values():
-        kind = type(m)
+        kind = _distributed.unwrapped_class(m)
         text = kind.__name__
         if kind in _RULES:
             text += " (parameters its rule does not cover)"
