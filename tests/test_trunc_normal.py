@@ -215,6 +215,15 @@ def test_no_representable_value_in_the_interval(dtype, args, message):
 
 
 @pytest.mark.filterwarnings("error")
+def test_an_interval_holding_one_value_of_the_dtype_gives_that_value():
+    # issue 13.3: a narrow interval around the mean is no tail problem
+    x = fk.trunc_normal_(np.empty(100, np.float16), 0.0, 1.0, -1e-9, 1e-9, seed=0)
+    assert (x == 0).all()
+    with pytest.raises(ValueError, match=r"too narrow to sample from N\(0.0, 1.0\^2\) in float64: .*; widen the interval$"):
+        fk.trunc_normal_(np.empty(4), 0.0, 1.0, -1e-17, 1e-17, seed=0)
+
+
+@pytest.mark.filterwarnings("error")
 def test_bounds_beyond_the_dtype_range_are_clamped_to_it():
     x = fk.trunc_normal_(np.empty(1000, np.float16), 6e4, 1e4, 5e4, 9e4, seed=0)
     assert np.isfinite(x).all() and x.min() >= 5e4 and x.max() <= 65504

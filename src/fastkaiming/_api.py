@@ -242,11 +242,13 @@ def _trunc_normal_params(mean: float, std: float, a: float, b: float, dtype: str
             f"sample in {dtype}: the sampler resolves tail probabilities down to "
             f"2^{round(math.log2(tail_min))} (|a - mean|, |b - mean| up to about {reach} std)"
         )
-    if not span >= (max(bases) + span) * _T_STEPS.get(dtype, _T_STEPS_F32):
+    # (one value of the dtype in [a, b]: every sample is that value, whatever t)
+    if lo < hi and not span >= (max(bases) + span) * _T_STEPS.get(dtype, _T_STEPS_F32):
+        hint = "widen the interval" + ("" if dtype == "float64" else " or use float64")
         raise ValueError(
             f"[a, b] = [{a!r}, {b!r}] is too narrow to sample from N({mean!r}, {std!r}^2) in "
             f"{dtype}: it holds probability {2 * span:.3g}, below what the {dtype} sampler "
-            "resolves there; widen the interval or use float64"
+            f"resolves there; {hint}"
         )
     return (mean, std, lo, hi, tail_a, tail_b, int(mirror) | int(straddle) << 1)
 
