@@ -37,12 +37,28 @@
  *   bf16         the f32 sample, rounded once to the nearest bfloat16 (ties to even), with
  *                the rule of the hardware converter (VCVTNEPS2BF16): float32 subnormals
  *                become zeros of the same sign, NaNs stay quiet NaNs.
- *   trunc normal one word per sample, for every dtype: b = n / 4, w = w[n % 4];
- *                v = (2w + 1) * 2^-33, p = min(fma(p_span, v, p_lo), 1 - 2^-53),
- *                z = Phi^-1(p) by Wichura's AS241 (PPND16) in float64 with the in-house log,
- *                negated when `flip`; x = fma(std, z, mean) in float64, then rounded to
- *                float32 for the 32- and 16-bit dtypes and clamped to [lo, hi] (bounds the
- *                caller gives inside [a, b] in the output dtype); f16/bf16 as above.
+ *   trunc normal one word per sample, for every dtype: b = n / 4, w = w[n % 4]. The
+ *                interval (alpha, beta) = ((a - mean) / std, (b - mean) / std), mirrored
+ *                when alpha > 0, is split into two halves of equal probability H; each is
+ *                sampled through the tail probability t of its side of 0 (fk_params):
+ *                  beta <= 0: half 0 t in (Phi(alpha), Phi(alpha) + H), half 1 from
+ *                    Phi(alpha) + H, H = (Phi(beta) - Phi(alpha)) / 2, both lower tails;
+ *                  alpha < 0 < beta: half 0 lower tail from Phi(alpha), half 1 upper tail
+ *                    t = 1 - Phi(z) from 1 - Phi(beta), H = ((1 - Phi(alpha)) - (1 - Phi(beta))) / 2.
+ *                h = w & 1 picks the half. y = -Phi^-1(t); x = mean + s std y with s = -1
+ *                for a lower tail, +1 for an upper one, negated when mirrored; clamped to
+ *                [lo, hi] (the caller's bounds, inside [a, b] in the output dtype).
+ *                float32, float16, bfloat16 (float32 arithmetic, parameters rounded once):
+ *                v = fma(float(w >> 1), 2^-31, 2^-32) in [2^-32, 1], t = fma(H, v, base[h]),
+ *                lw = log(4 fma(-t, t, t)); y = fma(-2, t, 1) G with G one of three
+ *                polynomials of transforms.h (lw >= -5: in -2.5 - lw; lw < -16: in
+ *                sqrt(-lw) - 6.5; else in sqrt(-lw) - 3); x = fma(s std, y, mean), then
+ *                clamped; f16/bf16 as above.
+ *                float64: v = (w | 1) 2^-32 exact, t = fma(H, v, base[h]),
+ *                lw = log(4 fma(-t, t, t)); lw >= -6.25: y = (fma(-2, t, 1) sqrt 2) P(-3.125 - lw),
+ *                P Giles' central erfinv polynomial; else AS241 (PPND16) in r = sqrt(-log t):
+ *                y = R(r) with one division; x = fma(s std, y, mean), clamped.
+ *                The caller keeps t >= 2^-126 (float32 arithmetic) or 2^-1022 (float64).
  *   log, sin and cos are the in-house polynomials of transforms.h (no libm), evaluated with
  *   explicit fused multiply-adds; sqrt and division are the correctly rounded IEEE operations.
  *
@@ -84,7 +100,7 @@ typedef enum {
     FK_DIST_RAW = 0,     /* uint32 only */
     FK_DIST_UNIFORM = 1, /* clamp(loc + scale * v, lo, hi), v uniform in (-1, 1) */
     FK_DIST_NORMAL = 2,  /* loc + scale * z, z standard normal */
-    FK_DIST_TRUNC_NORMAL = 3, /* loc + scale * z, z normal restricted to (p_lo, p_lo + p_span) */
+    FK_DIST_TRUNC_NORMAL = 3, /* loc + scale * z, z normal restricted to [alpha, beta] */
 } fk_dist;
 
 typedef enum {
@@ -101,8 +117,11 @@ typedef struct {
     double loc;    /* normal: mean; uniform: (a + b) / 2 */
     double scale;  /* normal: std;  uniform: (b - a) / 2 */
     double lo, hi; /* uniform, trunc normal: the closed output interval */
-    double p_lo, p_span; /* trunc normal: the interval of Phi(z) sampled */
-    int flip;            /* trunc normal: z = -Phi^-1(p) (upper-tail intervals) */
+    /* trunc normal, (alpha, beta) the interval in std units, mirrored (form bit 0) when
+     * alpha > 0: tail_a = Phi(alpha); tail_b = Phi(beta) when beta <= 0, else (form bit 1)
+     * 1 - Phi(beta). */
+    double tail_a, tail_b;
+    int form;
 } fk_params;
 
 /* Where a run of samples starts: Philox key and counter. */

@@ -71,6 +71,9 @@ typedef __m256d fk_vd;
 #define vd_abs(a) _mm256_andnot_pd(_mm256_set1_pd(-0.0), (a))
 #define vd_lt(a, b) _mm256_castpd_si256(_mm256_cmp_pd((a), (b), _CMP_LT_OQ))
 #define vd_le(a, b) _mm256_castpd_si256(_mm256_cmp_pd((a), (b), _CMP_LE_OQ))
+#define vf_lt(a, b) _mm256_castps_si256(_mm256_cmp_ps((a), (b), _CMP_LT_OQ))
+#define vi_any(m) (!_mm256_testz_si256((m), (m)))
+#define vl_any(m) (!_mm256_testz_si256((m), (m)))
 #define vl_widen_lo(a) _mm256_cvtepu32_epi64(_mm256_castsi256_si128(a))
 #define vl_widen_hi(a) _mm256_cvtepu32_epi64(_mm256_extracti128_si256((a), 1))
 /* two double vectors -> one float vector, lanes in order; each rounded to nearest */

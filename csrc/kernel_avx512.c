@@ -72,6 +72,9 @@ typedef __m512d fk_vd;
 #define vd_abs(a) _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a), _mm512_set1_epi64(0x7fffffffffffffffll)))
 #define vd_lt(a, b) _mm512_movm_epi64(_mm512_cmp_pd_mask((a), (b), _CMP_LT_OQ))
 #define vd_le(a, b) _mm512_movm_epi64(_mm512_cmp_pd_mask((a), (b), _CMP_LE_OQ))
+#define vf_lt(a, b) _mm512_movm_epi32(_mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ))
+#define vi_any(m) (_mm512_test_epi32_mask((m), (m)) != 0)
+#define vl_any(m) (_mm512_test_epi64_mask((m), (m)) != 0)
 #define vl_widen_lo(a) _mm512_cvtepu32_epi64(_mm512_castsi512_si256(a))
 #define vl_widen_hi(a) _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64((a), 1))
 /* two double vectors -> one float vector, lanes in order; each rounded to nearest */

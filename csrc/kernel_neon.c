@@ -67,6 +67,9 @@ typedef float64x2_t fk_vd;
 #define vd_abs vabsq_f64 /* clears it */
 #define vd_lt vcltq_f64
 #define vd_le vcleq_f64
+#define vf_lt vcltq_f32
+#define vi_any(m) (vmaxvq_u32(m) != 0)
+#define vl_any(m) (vmaxvq_u32(vreinterpretq_u32_u64(m)) != 0)
 /* exact below 2^53 */
 #define vd_from_u53 vcvtq_f64_u64
 /* two double vectors -> one float vector, lanes in order; each rounded to nearest */

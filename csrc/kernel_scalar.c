@@ -102,7 +102,8 @@ static inline void run_f64(double *out, size_t n, const fk_position *pos, const 
 static inline void run_trunc(void *out, size_t n, const fk_position *pos, const fk_params *p,
                              fk_dtype dtype)
 {
-    const float lo32 = (float)p->lo, hi32 = (float)p->hi;
+    const fk_trunc c64 = fk_trunc_setup(p);
+    const fk_trunc32 c32 = fk_trunc32_setup(p);
     uint64_t block = pos->block;
     unsigned j = pos->phase;
     size_t i = 0;
@@ -110,12 +111,11 @@ static inline void run_trunc(void *out, size_t n, const fk_position *pos, const 
         uint32_t w[4];
         fk_philox_at(block++, pos->stream, pos->key, w);
         for (; j < 4 && i < n; j++, i++) {
-            double x = fk_trunc_normal_f64(w[j], p->p_lo, p->p_span, p->flip, p->loc, p->scale);
             if (dtype == FK_DTYPE_FLOAT64) {
-                ((double *)out)[i] = fk_clamp_f64(x, p->lo, p->hi);
+                ((double *)out)[i] = fk_trunc_normal_f64(w[j], &c64, p->lo, p->hi);
                 continue;
             }
-            float x32 = fk_clamp_f32((float)x, lo32, hi32);
+            float x32 = fk_trunc_normal_f32(w[j], &c32);
             if (dtype == FK_DTYPE_FLOAT32)
                 ((float *)out)[i] = x32;
             else

@@ -9,6 +9,8 @@
  *                                 (vi_mulhilo: both halves of 32 x 32-bit products)
  *   vi_counters, vi_transpose4    the Philox counters of W consecutive blocks; the 4 x W
  *                                 word matrix (one block per lane) into memory order
+ *   vf_lt, vi_any, vl_any         a < b as an all-ones int32 lane mask; nonzero if any
+ *                                 lane of a mask is nonzero (to skip rarely used branches)
  *
  * Every operation mirrors transforms.h step for step (the same constants, the same order,
  * the same fused multiply-adds), so each kernel reproduces the scalar kernel bit for bit.
@@ -441,71 +443,161 @@ FK_INLINE void run_f64(void *out, size_t n, const fk_position *pos, const fk_par
 
 /* ---- truncated normal ------------------------------------------------------------------- */
 
+FK_INLINE fk_vf horner10f_v(const float c[10], fk_vf x)
+{
+    fk_vf v = vf_set1(c[0]);
+#pragma GCC unroll 10
+    for (int i = 1; i < 10; i++)
+        v = vf_fma(v, x, vf_set1(c[i]));
+    return v;
+}
+
+/* fk_trunc_y_f32 lane by lane, in two steps so that the branch-free central part of many
+ * vectors can be interleaved: the central polynomial (and lw) for every lane, then the tail
+ * polynomials only when a lane needs them. */
+FK_INLINE fk_vf trunc_central_f32_v(fk_vf t, fk_vf *lw)
+{
+    fk_vf d = vf_fma(vf_sub(vf_set1(0.0f), t), t, t); /* -t exact: t > 0 */
+    *lw = log_f32_v(vf_mul(vf_set1(4.0f), d));
+    return horner10f_v(fk_tc_f32, vf_sub(vf_set1(-2.5f), *lw));
+}
+
+FK_INLINE fk_vf trunc_tail_f32_v(fk_vf g, fk_vf lw)
+{
+    fk_vi tail = vf_lt(lw, vf_set1(FK_TC_SPLIT_F32));
+    if (!vi_any(tail))
+        return g;
+    fk_vf s = vf_sqrt(vf_sub(vf_set1(0.0f), lw));
+    fk_vf gt = horner10f_v(fk_tt_f32, vf_sub(s, vf_set1(3.0f)));
+    fk_vi far = vf_lt(lw, vf_set1(FK_TF_SPLIT_F32));
+    if (vi_any(far))
+        gt = vf_select_nonzero(far, horner10f_v(fk_tf_f32, vf_sub(s, vf_set1(6.5f))), gt);
+    return vf_select_nonzero(tail, gt, g);
+}
+
 FK_INLINE fk_vd horner8_v(const double c[8], fk_vd x)
 {
     fk_vd v = vd_set1(c[7]);
+#pragma GCC unroll 8
     for (int i = 6; i >= 0; i--)
         v = vd_fma(v, x, vd_set1(c[i]));
     return v;
 }
 
-/* fk_ndtri lane by lane: every branch computed, each lane keeps its own (same operations). */
-FK_INLINE fk_vd ndtri_v(fk_vd p)
+/* fk_trunc_y_f64 lane by lane, in two steps as for float32: Giles' central polynomial for
+ * every lane, then AS241 (one division) only when a lane needs it. */
+FK_INLINE fk_vd trunc_central_f64_v(fk_vd t, fk_vd *lw)
 {
-    const fk_vd half = vd_set1(0.5);
-    fk_vd q = vd_sub(p, half);
-    fk_vd r1 = vd_fma(vd_neg(q), q, vd_set1(0.180625));
-    fk_vd central = vd_div(vd_mul(q, horner8_v(fk_as241_a, r1)), horner8_v(fk_as241_b, r1));
-    fk_vl q_negative = vd_lt(q, vd_set1(0.0));
-    fk_vd t = vd_select_nonzero(q_negative, p, vd_sub(vd_set1(1.0), p));
-    fk_vd r = vd_sqrt(vd_neg(log_f64_v(t)));
-    fk_vd r_mid = vd_sub(r, vd_set1(1.6));
-    fk_vd r_far = vd_sub(r, vd_set1(FK_AS241_SPLIT2));
-    fk_vd mid = vd_div(horner8_v(fk_as241_c, r_mid), horner8_v(fk_as241_d, r_mid));
-    fk_vd far = vd_div(horner8_v(fk_as241_e, r_far), horner8_v(fk_as241_f, r_far));
-    fk_vd tail = vd_select_nonzero(vd_le(r, vd_set1(FK_AS241_SPLIT2)), mid, far);
-    tail = vd_select_nonzero(q_negative, vd_neg(tail), tail);
-    return vd_select_nonzero(vd_le(vd_abs(q), vd_set1(FK_AS241_SPLIT1)), central, tail);
+    fk_vd d = vd_fma(vd_neg(t), t, t);
+    *lw = log_f64_v(vd_mul(vd_set1(4.0), d));
+    fk_vd x = vd_sub(vd_set1(-3.125), *lw);
+    fk_vd p = vd_set1(fk_giles_f64[0]);
+#pragma GCC unroll 23
+    for (int i = 1; i < 23; i++)
+        p = vd_fma(p, x, vd_set1(fk_giles_f64[i]));
+    return vd_mul(vd_mul(vd_fma(vd_set1(-2.0), t, vd_set1(1.0)), vd_set1(FK_SQRT2)), p);
+}
+
+FK_INLINE fk_vd trunc_tail_f64_v(fk_vd y, fk_vd t, fk_vd lw)
+{
+    fk_vl tail = vd_lt(lw, vd_set1(FK_GILES_SPLIT));
+    if (!vl_any(tail))
+        return y;
+    fk_vd r = vd_sqrt(vd_sub(vd_set1(0.0), log_f64_v(t)));
+    fk_vl far = vd_lt(vd_set1(FK_AS241_SPLIT2), r);
+    fk_vd rm = vd_sub(r, vd_set1(1.6)), rf = vd_sub(r, vd_set1(FK_AS241_SPLIT2));
+    fk_vd num = horner8_v(fk_as241_c, rm), den = horner8_v(fk_as241_d, rm);
+    if (vl_any(far)) {
+        num = vd_select_nonzero(far, horner8_v(fk_as241_e, rf), num);
+        den = vd_select_nonzero(far, horner8_v(fk_as241_f, rf), den);
+    }
+    return vd_select_nonzero(tail, vd_div(num, den), y);
 }
 
 typedef struct {
     fk_keys k;
-    fk_vd p_lo, p_span, mean, std, lo, hi;
-    fk_vf lo32, hi32;
-    int flip, dtype;
+    fk_trunc t;     /* float64 halves */
+    fk_trunc32 f;   /* float32 halves and bounds */
+    double lo, hi;  /* float64 bounds */
+    int dtype;
 } fk_ctx_trunc;
 
-/* One group: 4W samples, one word each, as fk_trunc_normal_f64 and run_trunc. */
+/* t of the words x (memory order) and the signed std of each lane's half. */
+FK_INLINE fk_vf trunc_t_f32_v(fk_vi x, const fk_trunc32 *f, fk_vf *sstd)
+{
+    fk_vi h = vi_and(x, vi_set1(1));
+    fk_vf v = vf_fma(vf_from_i32(vi_srl(x, 1)), vf_set1(0x1p-31f), vf_set1(0x1p-32f));
+    *sstd = vf_select_nonzero(h, vf_set1(f->sstd[1]), vf_set1(f->sstd[0]));
+    return vf_fma(vf_set1(f->span), v, vf_select_nonzero(h, vf_set1(f->base[1]), vf_set1(f->base[0])));
+}
+
+FK_INLINE fk_vd trunc_t_f64_v(fk_vl w, const fk_trunc *d, fk_vd *sstd)
+{
+    fk_vl h = vl_and(w, vl_set1(1));
+    fk_vd v = vd_mul(vd_from_u53(vl_add(vl_and(w, vl_set1(~1ull)), vl_set1(1))), vd_set1(0x1p-32));
+    *sstd = vd_select_nonzero(h, vd_set1(d->sstd[1]), vd_set1(d->sstd[0]));
+    return vd_fma(vd_set1(d->span), v, vd_select_nonzero(h, vd_set1(d->base[1]), vd_set1(d->base[0])));
+}
+
+/* n = 4G vectors of float32 samples from the words x (memory order), as fk_trunc_normal_f32:
+ * first the branch-free central part of all of them (interleaved), then the tails. */
+FK_INLINE void trunc_f32_vectors(fk_vf *z, const fk_vi *x, int n, const fk_trunc32 *f)
+{
+    fk_vf t[4 * FK_G], lw[4 * FK_G], sstd[4 * FK_G];
+#pragma GCC unroll 16
+    for (int i = 0; i < n; i++) {
+        t[i] = trunc_t_f32_v(x[i], f, &sstd[i]);
+        z[i] = trunc_central_f32_v(t[i], &lw[i]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < n; i++) {
+        fk_vf y = vf_mul(vf_fma(vf_set1(-2.0f), t[i], vf_set1(1.0f)), trunc_tail_f32_v(z[i], lw[i]));
+        z[i] = vf_min(vf_set1(f->hi), vf_max(vf_set1(f->lo), vf_fma(sstd[i], y, vf_set1(f->mean))));
+    }
+}
+
+/* n = 8G vectors of W/2 float64 samples, from the words x (memory order, W per vector). */
+FK_INLINE void trunc_f64_vectors(fk_vd *z, const fk_vi *x, int n, const fk_ctx_trunc *c)
+{
+    fk_vd t[8 * FK_G], lw[8 * FK_G], sstd[8 * FK_G];
+#pragma GCC unroll 32
+    for (int k = 0; k < n; k++) {
+        t[k] = trunc_t_f64_v((k & 1) ? vl_widen_hi(x[k / 2]) : vl_widen_lo(x[k / 2]), &c->t, &sstd[k]);
+        z[k] = trunc_central_f64_v(t[k], &lw[k]);
+    }
+#pragma GCC unroll 32
+    for (int k = 0; k < n; k++) {
+        fk_vd y = vd_fma(sstd[k], trunc_tail_f64_v(z[k], t[k], lw[k]), vd_set1(c->t.mean));
+        z[k] = vd_min(vd_set1(c->hi), vd_max(vd_set1(c->lo), y));
+    }
+}
+
+/* G groups: 4WG samples, one word each. */
 FK_INLINE void gen_trunc_any(void *out, uint64_t block, int G, const void *ctx_)
 {
     const fk_ctx_trunc *c = ctx_;
     fk_vi x[FK_G][4];
     philox_groups(x, G, block, &c->k);
-    for (int g = 0; g < G; g++) {
+    for (int g = 0; g < G; g++)
         vi_transpose4(x[g]); /* memory order: word n is sample n */
+    if (c->dtype == FK_DTYPE_FLOAT64) {
+        fk_vd z[8 * FK_G];
+        trunc_f64_vectors(z, &x[0][0], 8 * G, c);
+        for (int k = 0; k < 8 * G; k++)
+            vd_storeu((double *)out + (size_t)k * (FK_W / 2), z[k]);
+        return;
+    }
+    fk_vf z[FK_G][4];
+    trunc_f32_vectors(&z[0][0], &x[0][0], 4 * G, &c->f);
+    for (int g = 0; g < G; g++) {
         for (int j = 0; j < 4; j++) {
-            fk_vd z[2];
-            for (int h = 0; h < 2; h++) {
-                fk_vl w = h ? vl_widen_hi(x[g][j]) : vl_widen_lo(x[g][j]);
-                fk_vd v = vd_mul(vd_from_u53(vl_add(vl_add(w, w), vl_set1(1))), vd_set1(0x1p-33));
-                fk_vd p = vd_min(vd_fma(c->p_span, v, c->p_lo), vd_set1(0x1.fffffffffffffp-1));
-                fk_vd n = ndtri_v(p);
-                z[h] = vd_fma(c->std, c->flip ? vd_neg(n) : n, c->mean);
-            }
             size_t at = (size_t)(g * 4 + j) * FK_W;
-            if (c->dtype == FK_DTYPE_FLOAT64) {
-                for (int h = 0; h < 2; h++)
-                    vd_storeu((double *)out + at + (size_t)h * (FK_W / 2),
-                              vd_min(c->hi, vd_max(c->lo, z[h])));
-                continue;
-            }
-            fk_vf x32 = vf_min(c->hi32, vf_max(c->lo32, vf_from_vd2(z[0], z[1])));
             if (c->dtype == FK_DTYPE_FLOAT32)
-                vi_storeu((float *)out + at, vf_bits(x32));
+                vi_storeu((float *)out + at, vf_bits(z[g][j]));
             else if (c->dtype == FK_DTYPE_FLOAT16)
-                vf_store_f16((uint16_t *)out + at, x32);
+                vf_store_f16((uint16_t *)out + at, z[g][j]);
             else
-                vi_store_low16((uint16_t *)out + at, bf16_bits_v(vf_bits(x32)));
+                vi_store_low16((uint16_t *)out + at, bf16_bits_v(vf_bits(z[g][j])));
         }
     }
 }
@@ -515,15 +607,10 @@ FK_INLINE void run_trunc_simd(void *out, size_t n, const fk_position *pos, const
 {
     fk_ctx_trunc c;
     keys_init(&c.k, pos);
-    c.p_lo = vd_set1(p->p_lo);
-    c.p_span = vd_set1(p->p_span);
-    c.mean = vd_set1(p->loc);
-    c.std = vd_set1(p->scale);
-    c.lo = vd_set1(p->lo);
-    c.hi = vd_set1(p->hi);
-    c.lo32 = vf_set1((float)p->lo);
-    c.hi32 = vf_set1((float)p->hi);
-    c.flip = p->flip;
+    c.t = fk_trunc_setup(p);
+    c.f = fk_trunc32_setup(p);
+    c.lo = p->lo;
+    c.hi = p->hi;
     c.dtype = dtype;
     size_t itemsize = dtype == FK_DTYPE_FLOAT64 ? 8 : dtype == FK_DTYPE_FLOAT32 ? 4 : 2;
     simd_run(out, n, itemsize, 4, pos, gen_trunc_any, &c);

@@ -261,19 +261,117 @@ static inline double fk_symmetric_f64(uint64_t x)
     return (double)(fk_sra64(x, 10) | 1) * 0x1p-53;
 }
 
-/* Phi^-1(p) for p in (0, 1): Wichura, "Algorithm AS 241: The Percentage Points of the
- * Normal Distribution", Applied Statistics 37 (1988), PPND16 (about 1e-16 relative), its
- * published coefficients; Horner with fused multiply-adds, the in-house log. */
-#define FK_AS241_SPLIT1 0.425
-#define FK_AS241_SPLIT2 5.0
-static const double fk_as241_a[8] = {
-    3.3871328727963666080e0, 1.3314166789178437745e+2, 1.9715909503065514427e+3,
-    1.3731693765509461125e+4, 4.5921953931549871457e+4, 6.7265770927008700853e+4,
-    3.3430575583588128105e+4, 2.5090809287301226727e+3};
-static const double fk_as241_b[8] = {
-    1.0, 4.2313330701600911252e+1, 6.8718700749205790830e+2, 5.3941960214247511077e+3,
-    2.1213794301586595867e+4, 3.9307895800092710610e+4, 2.8729085735721942674e+4,
-    5.2264952788528545610e+3};
+static inline double fk_clamp_f64(double x, double lo, double hi)
+{
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+}
+
+/* ---- truncated normal ---------------------------------------------------------------------
+ *
+ * One word per sample. The interval [alpha, beta] (in std units, mirrored when it lies above
+ * the mean) is cut into two halves of equal probability; bit 0 of the word picks the half,
+ * bits 1..31 the point v in it, and each half is sampled through the tail probability t of its
+ * own side of 0, so both tails keep their relative precision. y(t) = -Phi^-1(t) for t in
+ * (0, 3/4]; the sample is mean + sstd[h] y, with sstd = -std in a lower tail, +std in an upper
+ * tail (negated when mirrored). */
+typedef struct {
+    double base[2]; /* t of half h: base[h] + span v, v in (0, 1] */
+    double span;
+    double sstd[2];
+    double mean;
+} fk_trunc;
+
+/* The halves of fk_params (fastkaiming.h): tail_a = Phi(alpha); tail_b = Phi(beta) on one side
+ * of 0 (form bit 1 clear), or 1 - Phi(beta) when [alpha, beta] straddles 0 (form bit 1 set). */
+static inline fk_trunc fk_trunc_setup(const fk_params *p)
+{
+    fk_trunc c;
+    int straddle = (p->form & 2) != 0;
+    double std = (p->form & 1) ? -p->scale : p->scale;
+    c.span = straddle ? ((1.0 - p->tail_a) - p->tail_b) * 0.5 : (p->tail_b - p->tail_a) * 0.5;
+    c.base[0] = p->tail_a;
+    c.base[1] = straddle ? p->tail_b : p->tail_a + c.span;
+    c.sstd[0] = -std;
+    c.sstd[1] = straddle ? std : -std;
+    c.mean = p->loc;
+    return c;
+}
+
+/* float32: y = x G(w), x = 1 - 2t, w = -log(4t(1 - t)) (Giles' variables); G fitted in
+ * relative error by tools/trunc_constants.py, highest power first: central w < 5, tail
+ * 5 <= w < 16 in sqrt(w), far w >= 16 up to t = 2^-126 (w < 86). */
+static const float fk_tc_f32[10] = {
+    -0x1.b27b34p-27f, 0x1.1a9efp-25f, 0x1.638822p-21f, -0x1.48ab52p-18f, -0x1.d7f9b8p-18f,
+    0x1.43c992p-12f, -0x1.d06b7ap-10f, -0x1.832b16p-8f, 0x1.652c5cp-2f, 0x1.0fc8bcp+1f};
+static const float fk_tt_f32[10] = {
+    0x1.846f36p-13f, -0x1.dc44fp-12f, -0x1.d35cf2p-14f, 0x1.15d388p-9f, -0x1.4c61cep-8f,
+    0x1.074fc2p-7f, -0x1.620564p-7f, 0x1.b5ba72p-7f, 0x1.6aa526p+0f, 0x1.00696cp+2f};
+static const float fk_tf_f32[10] = {
+    -0x1.8775eap-28f, 0x1.59f4aep-25f, -0x1.2e8866p-23f, 0x1.8087e4p-21f, -0x1.15249cp-18f,
+    0x1.16ff3p-16f, -0x1.004c1cp-16f, -0x1.7ac0c8p-11f, 0x1.6d562ep+0f, 0x1.200754p+3f};
+#define FK_TC_SPLIT_F32 (-5.0f)  /* log(4t(1 - t)) below this: tail polynomial */
+#define FK_TF_SPLIT_F32 (-16.0f) /* below this: far polynomial */
+
+static inline float fk_horner10f(const float c[10], float x)
+{
+    float v = c[0];
+    for (int i = 1; i < 10; i++)
+        v = fmaf(v, x, c[i]);
+    return v;
+}
+
+/* -Phi^-1(t) for t in [2^-126, 3/4], in float32. */
+static inline float fk_trunc_y_f32(float t)
+{
+    float lw = fk_log_f32(4.0f * fmaf(-t, t, t)); /* -w; t(1 - t) <= 1/4 */
+    float g;
+    if (!(lw < FK_TC_SPLIT_F32)) {
+        g = fk_horner10f(fk_tc_f32, -2.5f - lw);
+    } else {
+        float s = sqrtf(0.0f - lw);
+        g = lw < FK_TF_SPLIT_F32 ? fk_horner10f(fk_tf_f32, s - 6.5f) : fk_horner10f(fk_tt_f32, s - 3.0f);
+    }
+    return fmaf(-2.0f, t, 1.0f) * g; /* 1 - 2t exact for t >= 1/4 */
+}
+
+typedef struct {
+    float base[2], span, sstd[2], mean, lo, hi;
+} fk_trunc32;
+
+static inline fk_trunc32 fk_trunc32_setup(const fk_params *p)
+{
+    fk_trunc c = fk_trunc_setup(p);
+    fk_trunc32 f = {{(float)c.base[0], (float)c.base[1]}, (float)c.span,
+                      {(float)c.sstd[0], (float)c.sstd[1]}, (float)c.mean, (float)p->lo,
+                      (float)p->hi};
+    return f;
+}
+
+/* The float32 sample of word w, clamped to [lo, hi]. */
+static inline float fk_trunc_normal_f32(uint32_t w, const fk_trunc32 *c)
+{
+    unsigned h = w & 1u;
+    float v = fmaf((float)(int32_t)(w >> 1), 0x1p-31f, 0x1p-32f); /* [2^-32, 1] */
+    float t = fmaf(c->span, v, c->base[h]);
+    float x = fmaf(c->sstd[h], fk_trunc_y_f32(t), c->mean);
+    return fk_clamp_f32(x, c->lo, c->hi);
+}
+
+/* float64: the central branch (w < 6.25, |z| < 3.3) is Giles' double-precision erfinv
+ * polynomial, "Approximating the erfinv function" (GPU Computing Gems 2011), published
+ * coefficients, highest power first; beyond it Wichura's AS241 (PPND16, Applied Statistics 37,
+ * 1988) in r = sqrt(-log t), published coefficients. */
+static const double fk_giles_f64[23] = {
+    -3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
+    1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
+    6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
+    2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
+    1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
+    4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
+    0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
+    0.24015818242558961693, 1.6536545626831027356};
+/* AS241 for r = sqrt(-log t) > 5 (mid: r <= 5), lowest power first */
 static const double fk_as241_c[8] = {
     1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
     3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
@@ -290,6 +388,9 @@ static const double fk_as241_f[8] = {
     1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
     7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
     2.04426310338993978564e-15};
+#define FK_GILES_SPLIT (-6.25) /* log(4t(1 - t)) below this: AS241 */
+#define FK_AS241_SPLIT2 5.0
+#define FK_SQRT2 0x1.6a09e667f3bcdp+0
 
 static inline double fk_horner8(const double c[8], double x)
 {
@@ -299,40 +400,34 @@ static inline double fk_horner8(const double c[8], double x)
     return v;
 }
 
-static inline double fk_ndtri(double p)
+static inline double fk_giles_central(double x)
 {
-    double q = p - 0.5;
-    if (fabs(q) <= FK_AS241_SPLIT1) {
-        double r = fma(-q, q, 0.180625);
-        return q * fk_horner8(fk_as241_a, r) / fk_horner8(fk_as241_b, r);
-    }
-    double r = sqrt(-fk_log_f64(q < 0 ? p : 1.0 - p));
-    double z;
-    if (r <= FK_AS241_SPLIT2) {
-        r -= 1.6;
-        z = fk_horner8(fk_as241_c, r) / fk_horner8(fk_as241_d, r);
-    } else {
-        r -= FK_AS241_SPLIT2;
-        z = fk_horner8(fk_as241_e, r) / fk_horner8(fk_as241_f, r);
-    }
-    return q < 0 ? -z : z;
+    double v = fk_giles_f64[0];
+    for (int i = 1; i < 23; i++)
+        v = fma(v, x, fk_giles_f64[i]);
+    return v;
 }
 
-/* The truncated normal sample of word w, before rounding to the output dtype. */
-static inline double fk_trunc_normal_f64(uint32_t w, double p_lo, double p_span, int flip,
-                                         double mean, double std)
+/* -Phi^-1(t) for t in [2^-1022, 3/4], in float64; one division, only in the tail. */
+static inline double fk_trunc_y_f64(double t)
 {
-    double v = (double)(2 * (uint64_t)w + 1) * 0x1p-33;
-    double p = fma(p_span, v, p_lo);
-    p = p < 0x1.fffffffffffffp-1 ? p : 0x1.fffffffffffffp-1; /* 1 - p > 0: log stays finite */
-    double z = fk_ndtri(p);
-    return fma(std, flip ? -z : z, mean);
+    double lw = fk_log_f64(4.0 * fma(-t, t, t));
+    if (!(lw < FK_GILES_SPLIT))
+        return (fma(-2.0, t, 1.0) * FK_SQRT2) * fk_giles_central(-3.125 - lw);
+    double r = sqrt(0.0 - fk_log_f64(t));
+    int far = FK_AS241_SPLIT2 < r;
+    double x = far ? r - FK_AS241_SPLIT2 : r - 1.6;
+    return fk_horner8(far ? fk_as241_e : fk_as241_c, x) / fk_horner8(far ? fk_as241_f : fk_as241_d, x);
 }
 
-static inline double fk_clamp_f64(double x, double lo, double hi)
+/* The float64 sample of word w, clamped to [lo, hi]. */
+static inline double fk_trunc_normal_f64(uint32_t w, const fk_trunc *c, double lo, double hi)
 {
-    x = x < lo ? lo : x;
-    return x > hi ? hi : x;
+    unsigned h = w & 1u;
+    double v = (double)(w | 1u) * 0x1p-32; /* (2 (w >> 1) + 1) 2^-32, exact */
+    double t = fma(c->span, v, c->base[h]);
+    double x = fma(c->sstd[h], fk_trunc_y_f64(t), c->mean);
+    return fk_clamp_f64(x, lo, hi);
 }
 
 #endif /* FK_TRANSFORMS_H */

@@ -352,3 +352,123 @@ def bf16_bits(f32: np.ndarray) -> np.ndarray:
     out = np.where((x & 0x7FFFFFFF) > 0x7F800000, quiet_nan, rounded)
     out = np.where((x & 0x7F800000) == 0, signed_zero, out)
     return out.astype(np.uint16)
+
+
+# ---- truncated normal -----------------------------------------------------------------------
+
+# float32 polynomials of transforms.h (tools/trunc_constants.py), highest power first
+TC_F32 = [_f32c(h) for h in (
+    "-0x1.b27b34p-27", "0x1.1a9efp-25", "0x1.638822p-21", "-0x1.48ab52p-18", "-0x1.d7f9b8p-18",
+    "0x1.43c992p-12", "-0x1.d06b7ap-10", "-0x1.832b16p-8", "0x1.652c5cp-2", "0x1.0fc8bcp+1")]
+TT_F32 = [_f32c(h) for h in (
+    "0x1.846f36p-13", "-0x1.dc44fp-12", "-0x1.d35cf2p-14", "0x1.15d388p-9", "-0x1.4c61cep-8",
+    "0x1.074fc2p-7", "-0x1.620564p-7", "0x1.b5ba72p-7", "0x1.6aa526p+0", "0x1.00696cp+2")]
+TF_F32 = [_f32c(h) for h in (
+    "-0x1.8775eap-28", "0x1.59f4aep-25", "-0x1.2e8866p-23", "0x1.8087e4p-21", "-0x1.15249cp-18",
+    "0x1.16ff3p-16", "-0x1.004c1cp-16", "-0x1.7ac0c8p-11", "0x1.6d562ep+0", "0x1.200754p+3")]
+# Giles (GPU Computing Gems 2011), double-precision erfinv, w < 6.25, highest power first
+GILES_F64 = [float(v) for v in (
+    "-3.6444120640178196996e-21", "-1.685059138182016589e-19", "1.2858480715256400167e-18",
+    "1.115787767802518096e-17", "-1.333171662854620906e-16", "2.0972767875968561637e-17",
+    "6.6376381343583238325e-15", "-4.0545662729752068639e-14", "-8.1519341976054721522e-14",
+    "2.6335093153082322977e-12", "-1.2975133253453532498e-11", "-5.4154120542946279317e-11",
+    "1.051212273321532285e-09", "-4.1126339803469836976e-09", "-2.9070369957882005086e-08",
+    "4.2347877827932403518e-07", "-1.3654692000834678645e-06", "-1.3882523362786468719e-05",
+    "0.0001867342080340571352", "-0.00074070253416626697512", "-0.0060336708714301490533",
+    "0.24015818242558961693", "1.6536545626831027356")]
+# Wichura, AS241 PPND16 (Applied Statistics 37, 1988), lowest power first
+AS241_C = [1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
+           3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
+           2.27238449892691845833e-2, 7.74545014278341407640e-4]
+AS241_D = [1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
+           1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4,
+           1.05075007164441684324e-9]
+AS241_E = [6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
+           2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
+           2.71155556874348757815e-5, 2.01033439929228813265e-7]
+AS241_F = [1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
+           7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
+           2.04426310338993978564e-15]
+SQRT2 = float.fromhex("0x1.6a09e667f3bcdp+0")
+
+
+def trunc_params(mean: float, std: float, a: float, b: float) -> tuple[float, float, int]:
+    """(tail_a, tail_b, form) of fk_params: [a, b] in std units, mirrored above the mean."""
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    mirror = alpha > 0
+    if mirror:
+        alpha, beta = -beta, -alpha
+    straddle = beta > 0
+    phi = lambda x: 0.5 * math.erfc(-x / math.sqrt(2.0))  # noqa: E731
+    return phi(alpha), phi(-beta) if straddle else phi(beta), int(mirror) | int(straddle) << 1
+
+
+def trunc_halves(mean: float, std: float, tail_a: float, tail_b: float, form: int):
+    """(base0, base1, span, sstd0, sstd1) in float64, as fk_trunc_setup."""
+    straddle = bool(form & 2)
+    s = -std if form & 1 else std
+    span = ((1.0 - tail_a) - tail_b) * 0.5 if straddle else (tail_b - tail_a) * 0.5
+    base1 = tail_b if straddle else tail_a + span
+    return tail_a, base1, span, -s, s if straddle else -s
+
+
+def _horner32(x, coeffs):
+    v = np.full_like(x, coeffs[0])
+    for c in coeffs[1:]:
+        v = fma32(v, x, c)
+    return v
+
+
+def trunc_y_f32(t: np.ndarray) -> np.ndarray:
+    """-Phi^-1(t) in float32 as fk_trunc_y_f32 (every branch computed, one kept)."""
+    t = np.asarray(t, np.float32)
+    lw = log_f32(np.float32(4.0) * fma32(-t, t, t))
+    central = _horner32(np.float32(-2.5) - lw, TC_F32)
+    s = np.sqrt(np.float32(0.0) - lw)
+    tail = np.where(lw < np.float32(-16.0), _horner32(s - np.float32(6.5), TF_F32),
+                    _horner32(s - np.float32(3.0), TT_F32))  # fmt: skip
+    g = np.where(lw < np.float32(-5.0), tail, central)
+    return fma32(np.float32(-2.0), t, np.float32(1.0)) * g
+
+
+def trunc_y_f64(t: float) -> float:
+    """-Phi^-1(t) in float64 as fk_trunc_y_f64."""
+    lw = log_f64(4.0 * fma64(-t, t, t))
+    if not lw < -6.25:
+        x = -3.125 - lw
+        p = GILES_F64[0]
+        for c in GILES_F64[1:]:
+            p = fma64(p, x, c)
+        return (fma64(-2.0, t, 1.0) * SQRT2) * p
+    r = math.sqrt(0.0 - log_f64(t))
+    if 5.0 < r:
+        return _horner64(r - 5.0, AS241_E) / _horner64(r - 5.0, AS241_F)
+    return _horner64(r - 1.6, AS241_C) / _horner64(r - 1.6, AS241_D)
+
+
+def trunc_normal(seed: int, stream: int, offset: int, n: int, mean: float, std: float,
+                 a: float, b: float, lo: float, hi: float, dtype, values: bool = True):
+    """What trunc_normal_(arr[n], mean, std, a, b, ...) writes before any 16-bit rounding
+    (float32 for float32/float16/bfloat16, float64 for float64), with lo, hi the clamp bounds
+    the caller computed; also t per sample (float64, exact) and s = sstd / std, so that the
+    exact sample is mean + s std (-Phi^-1(t)). values=False: t and s only (x is None)."""
+    tail_a, tail_b, form = trunc_params(mean, std, a, b)
+    base0, base1, span, s0, s1 = trunc_halves(mean, std, tail_a, tail_b, form)
+    w = words(seed, stream, offset, n).astype(np.int64)
+    h = (w & 1).astype(bool)
+    if np.dtype(dtype) == np.float64:
+        ts, xs = [], []
+        for wi, hi_ in zip(w.tolist(), h.tolist(), strict=True):
+            v = float(wi | 1) * 2.0**-32
+            t = fma64(span, v, base1 if hi_ else base0)
+            ts.append(t)
+            if values:
+                xs.append(_clamp64(fma64(s1 if hi_ else s0, trunc_y_f64(t), mean), lo, hi))
+        return np.array(xs) if values else None, np.array(ts), np.where(h, s1, s0) / std
+    v = fma32(_f32(w >> 1), np.float32(2.0**-31), np.float32(2.0**-32))
+    t = fma32(_f32(span), v, np.where(h, _f32(base1), _f32(base0)))
+    sstd = np.where(h, _f32(s1), _f32(s0))
+    if not values:
+        return None, t.astype(np.float64), np.where(h, s1, s0) / std
+    x = _clamp(fma32(sstd, trunc_y_f32(t), _f32(mean)), _f32(lo), _f32(hi))
+    return x, t.astype(np.float64), np.where(h, s1, s0) / std

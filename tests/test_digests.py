@@ -34,7 +34,7 @@ def _entries():
             "name": f[0], "dist": int(f[1]), "dtype": int(f[2]),
             "seed": int(f[3], 16) | int(f[4], 16) << 32, "stream": int(f[5], 16),
             "block": int(f[6], 16), "phase": int(f[7]), "n": int(f[8]),
-            "params": [float.fromhex(x) for x in f[9:15]], "flip": bool(int(f[15])), "sha256": f[16],
+            "params": [float.fromhex(x) for x in f[9:15]], "form": int(f[15]), "sha256": f[16],
         })
     return out
 
@@ -52,8 +52,8 @@ def test_every_distribution_and_dtype_has_digests():
 @pytest.mark.parametrize("entry", ENTRIES, ids=[f"{e['name']}@{e['block']:x}" for e in ENTRIES])
 def test_digest(entry, isa):
     out = np.empty(entry["n"], DTYPES[entry["dtype"]])
-    loc, scale, lo, hi, p_lo, p_span = entry["params"]
-    _core.fill(out, entry["dtype"], entry["dist"], loc, scale, lo, hi, p_lo, p_span, entry["flip"],
+    loc, scale, lo, hi, tail_a, tail_b = entry["params"]
+    _core.fill(out, entry["dtype"], entry["dist"], loc, scale, lo, hi, tail_a, tail_b, entry["form"],
                entry["seed"], entry["stream"], entry["block"], entry["phase"], None, 1, isa, False)
     assert hashlib.sha256(out.tobytes()).hexdigest() == entry["sha256"]
 
@@ -62,6 +62,6 @@ def test_digests_can_fail(isa):
     """The same fill one sample later has another digest (the check is not vacuous)."""
     e = ENTRIES[0]
     out = np.empty(e["n"], DTYPES[e["dtype"]])
-    _core.fill(out, e["dtype"], e["dist"], *e["params"], e["flip"], e["seed"], e["stream"],
+    _core.fill(out, e["dtype"], e["dist"], *e["params"], e["form"], e["seed"], e["stream"],
                e["block"], e["phase"] + 1, None, 1, isa, False)
     assert hashlib.sha256(out.tobytes()).hexdigest() != e["sha256"]

@@ -47,27 +47,83 @@ def discrete_ks_pvalue(x, cdf, dtype):
     return stats.kstwo.sf(d, x.size)
 
 
-def test_inverse_cdf_matches_scipy_ndtri():
-    # a = -50, b = 50: Phi(a) underflows to 0 and the span is 1, so sample i is ndtri(v_i)
-    n = 200_000
-    words = fk.random_raw(np.empty(n, np.uint32), seed=11, stream=4).astype(np.float64)
-    v = (2 * words + 1) * 2.0**-33
-    got = fk.trunc_normal_(np.empty(n), 0.0, 1.0, -50.0, 50.0, seed=11, stream=4)
-    want = special.ndtri(v)
-    np.testing.assert_allclose(got, want, rtol=2e-14, atol=2e-15)
-    assert np.abs(got).max() > 4.5  # the tail branch of AS241 was exercised
+def bounds(a, b, dtype):
+    """The clamp bounds trunc_normal_ uses: the dtype's values nearest a and b inside."""
+    if dtype == "float64":
+        return a, b
+    lo, hi = np.float32(a), np.float32(b)
+    lo = lo if lo >= a else np.nextafter(lo, np.float32(np.inf))
+    hi = hi if hi <= b else np.nextafter(hi, np.float32(-np.inf))
+    return float(lo), float(hi)
+
+
+# (mean, std, a, b): central, untruncated (torch's default bounds), both tails, mirrored,
+# straddling asymmetrically, far tails (the far branch of each sampler)
+INTERVALS = [
+    (0.0, 1.0, -2.0, 2.0), (0.0, 0.02, -2.0, 2.0), (0.5, 2.0, -1.0, 3.0), (0.0, 1.0, 2.0, 3.0),
+    (0.0, 1.0, -6.0, -5.0), (0.0, 1.0, -12.5, -5.5), (1.0, 3.0, 20.0, 40.0),
+    (0.0, 1.0, -12.9, -12.8), (0.0, 1.0, -0.1, 30.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("mean,std,a,b", INTERVALS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matches_reference_model(dtype, mean, std, a, b):
+    n = 4099 if dtype == "float32" else 300
+    lo, hi = bounds(a, b, dtype)
+    want, _, _ = ref.trunc_normal(7, 2, 5, n, mean, std, a, b, lo, hi, dtype)
+    got = fk.trunc_normal_(np.empty(n, dtype), mean, std, a, b, seed=7, stream=2, offset=5)
+    np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), want.astype(dtype).view(f"u{got.itemsize}"))
+
+
+def ulp(x, dtype):
+    """The spacing of the output dtype at x (bfloat16: float32's times 2^16)."""
+    if dtype == "bfloat16":
+        return np.spacing(np.abs(x).astype(np.float32)).astype(np.float64) * 65536
+    return np.spacing(np.abs(x).astype(dtype)).astype(np.float64)
+
+
+@pytest.mark.parametrize("mean,std,a,b", INTERVALS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_within_8_ulp_of_ndtri_of_the_same_t(dtype, mean, std, a, b):
+    # the reference model knows t (the tail probability) of every sample: the sample must be
+    # within 8 ulp of the output dtype of mean + s std (-ndtri(t)), computed in float64; the
+    # ulp is taken at the larger of the sample and std z (when mean + std z cancels, the
+    # error of z is an error at the scale of std z)
+    n = 200_000 if dtype != "float64" else 20_000
+    lo, hi = bounds(a, b, "float64" if dtype == "float64" else "float32")
+    _, t, s = ref.trunc_normal(9, 1, 0, n, mean, std, a, b, lo, hi, "float32" if dtype != "float64" else "float64", values=False)
+    scaled = s * std * -special.ndtri(t)
+    exact = np.clip(mean + scaled, a, b)
+    got = filled(n, dtype, mean, std, a, b, seed=9, stream=1)
+    err = np.abs(got - exact) / ulp(np.maximum(np.abs(exact), np.abs(scaled)), dtype)
+    assert err.max() <= 8, (err.max(), exact[err.argmax()], got[err.argmax()])
+    assert got.min() >= a and got.max() <= b
 
 
 def test_far_tail_interval_matches_scipy():
-    # [7, 8] lies above the mean: sampled mirrored, p in (Phi(-8), Phi(-7)), the r > 5 branch
-    n = 100_000
-    words = fk.random_raw(np.empty(n, np.uint32), seed=12).astype(np.float64)
-    v = (2 * words + 1) * 2.0**-33
-    p_lo, p_hi = special.ndtr(-8.0), special.ndtr(-7.0)
-    want = -special.ndtri(p_lo + (p_hi - p_lo) * v)
-    got = fk.trunc_normal_(np.empty(n), 0.0, 1.0, 7.0, 8.0, seed=12)
-    np.testing.assert_allclose(got, want, rtol=1e-13)
-    assert got.min() >= 7.0 and got.max() <= 8.0
+    # issue 10.9: [-37.4, -37] std lies where Phi(z) is 1e-300; float64 resolves it
+    x = filled(100_000, "float64", 0.0, 1.0, -37.4, -37.0, seed=1)
+    dist = stats.truncnorm(-37.4, -37.0)
+    assert stats.kstest(x, dist.cdf).pvalue > 1e-4
+    assert len(np.unique(x)) > 99_000
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+@pytest.mark.parametrize("a,b", [(-40.0, -37.6), (37.6, 40.0)])
+def test_beyond_the_resolved_tail_is_an_error(dtype, a, b):
+    w = np.full(8, 7.0, np.float32 if dtype != "float64" else np.float64)
+    with pytest.raises(ValueError, match=rf"^\[a, b\] = \[{a}, {b}\] lies too far in the tail of N\(0.0, 1.0\^2\) to sample in"):
+        fk.trunc_normal_(w if dtype in ("float32", "float64") else bytearray(16), 0.0, 1.0, a, b, seed=0,
+                         dtype=None if dtype in ("float32", "float64") else dtype)  # fmt: skip
+    assert (w == 7.0).all()
+
+
+def test_float32_reaches_its_documented_tail():
+    x = filled(100_000, "float32", 0.0, 1.0, -12.9, -12.8, seed=2)
+    assert x.min() >= -12.9 and x.max() <= -12.8 and len(np.unique(x)) > 10
+    with pytest.raises(ValueError, match="2\\^-126"):
+        filled(10, "float32", 0.0, 1.0, -13.2, -13.1, seed=2)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -130,6 +186,7 @@ def test_mean_of_a_one_sided_tail():
         ((0.0, 1.0, 1.0, 1.0), r"^trunc_normal_ expects a < b, got a=1.0, b=1.0$"),
         ((0.0, 1.0, math.nan), r"^a must be finite, got nan$"),
         ((0.0, 1.0, 50.0, 60.0), r"lies too far in the tail of N\(0.0, 1.0\^2\)"),
+        ((0.0, 1.0, -1e-9, 1e-9), r"^\[a, b\] = \[-1e-09, 1e-09\] is too narrow to sample from N\(0.0, 1.0\^2\) in float32"),
     ],
 )
 def test_errors(args, message):
@@ -139,6 +196,46 @@ def test_errors(args, message):
     assert (w == 7.0).all()
 
 
-def test_no_representable_value_in_the_interval():
-    with pytest.raises(ValueError, match=r"^no float16 value lies in \[a, b\] = \[1.0001, 1.0002\]$"):
-        fk.trunc_normal_(np.empty(4, np.float16), 1.0, 1.0, 1.0001, 1.0002, seed=0)
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize(
+    "dtype,args,message",
+    [
+        ("float16", (1.0, 1.0, 1.0001, 1.0002),
+         r"^no float16 value lies in \[a, b\] = \[1.0001, 1.0002\] \(the interval is narrower than one float16 step, 0.000977\)$"),
+        ("float16", (0.0, 1e5, 7e4, 8e4),
+         r"^no float16 value lies in \[a, b\] = \[70000.0, 80000.0\] \(float16 values lie in \[-65504.0, 65504.0\]\)$"),
+        ("float16", (0.0, 1e5, -8e4, -7e4), r"^no float16 value lies in \[a, b\] = \[-80000.0, -70000.0\]"),
+        ("float32", (0.0, 1e38, 3.5e38, 3.6e38), r"^no float32 value lies in \[a, b\]"),
+        ("float32", (0.0, 1.0, 1.0 + 2**-30, 1.0 + 2**-29), r"narrower than one float32 step"),
+    ],
+)  # fmt: skip
+def test_no_representable_value_in_the_interval(dtype, args, message):
+    with pytest.raises(ValueError, match=message):
+        fk.trunc_normal_(np.empty(4, dtype), *args, seed=0)
+
+
+@pytest.mark.filterwarnings("error")
+def test_an_interval_holding_one_value_of_the_dtype_gives_that_value():
+    # issue 13.3: a narrow interval around the mean is no tail problem
+    x = fk.trunc_normal_(np.empty(100, np.float16), 0.0, 1.0, -1e-9, 1e-9, seed=0)
+    assert (x == 0).all()
+    with pytest.raises(ValueError, match=r"too narrow to sample from N\(0.0, 1.0\^2\) in float64: .*; widen the interval$"):
+        fk.trunc_normal_(np.empty(4), 0.0, 1.0, -1e-17, 1e-17, seed=0)
+
+
+@pytest.mark.filterwarnings("error")
+def test_bounds_beyond_the_dtype_range_are_clamped_to_it():
+    x = fk.trunc_normal_(np.empty(1000, np.float16), 6e4, 1e4, 5e4, 9e4, seed=0)
+    assert np.isfinite(x).all() and x.min() >= 5e4 and x.max() <= 65504
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_properties(dtype):
+    # torch's test_trunc_normal: samples inside [a, b]; here also many distinct values and none
+    # on a boundary (fixed seed: deterministic). float32's own grid makes about 1 % of 10^6
+    # samples repeats (e.g. 8.4 M float32 values in [1, 2)); float64 repeats come from the 2^32
+    # words per fill (about n^2 / 2^33 = 116 pairs)
+    n = 10**6
+    x = fk.trunc_normal_(np.empty(n, dtype), 0.0, 1.0, -2.0, 2.0, seed=4)
+    assert x.min() > -2.0 and x.max() < 2.0
+    assert len(np.unique(x)) > (0.98 * n if dtype == "float32" else n - 1000)

@@ -57,8 +57,8 @@ _NORMAL = _core.DIST_NORMAL
 _RAW = _core.DIST_RAW
 _TRUNC = _core.DIST_TRUNC_NORMAL
 
-# (loc, scale, lo, hi, p_lo, p_span, flip) of the C core's fk_params
-Params = tuple[float, float, float, float, float, float, bool]
+# (loc, scale, lo, hi, tail_a, tail_b, form) of the C core's fk_params
+Params = tuple[float, float, float, float, float, float, int]
 
 
 def _fill(
@@ -178,43 +178,87 @@ def uniform_(
 
 
 def _phi(x: float) -> float:
-    """Standard normal CDF, accurate in both tails."""
+    """Standard normal CDF, accurate in the lower tail (x <= 0): 1 - _phi(x) is _phi(-x)."""
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
 def _inner_bound(x: float, dtype: str, upper: bool) -> float:
-    """The dtype's value nearest x on the inside of the interval: <= x if upper, else >= x."""
+    """The dtype's value nearest x on the inside of the interval: <= x if upper, else >= x;
+    -inf or inf when there is none (x beyond the dtype's range on the outside)."""
     if dtype == "float64":
         return x
+    limit = _checks.FLOAT_MAX[dtype]
+    if abs(x) > limit:
+        if (x > 0) == upper:
+            return math.copysign(limit, x)
+        return math.copysign(math.inf, x)
     if dtype == "bfloat16":  # bfloat16 values are the float32 values with 16 zero low bits
         bits = int(np.float32(x).view(np.uint32)) & 0xFFFF0000
         candidates = [bits, (bits + 0x10000) & 0xFFFFFFFF, (bits - 0x10000) & 0xFFFFFFFF]
         values = [float(np.uint32(c).view(np.float32)) for c in candidates]
     else:
-        t = np.dtype(dtype).type(x)
-        values = [float(t), float(np.nextafter(t, t.dtype.type(np.inf))),
-                  float(np.nextafter(t, t.dtype.type(-np.inf)))]  # fmt: skip
-    inside = [v for v in values if math.isfinite(v) and (v <= x if upper else v >= x)]
+        with np.errstate(over="ignore"):
+            t = np.dtype(dtype).type(x)
+            values = [float(t), float(np.nextafter(t, t.dtype.type(np.inf))),
+                      float(np.nextafter(t, t.dtype.type(-np.inf)))]  # fmt: skip
+    inside = [v for v in values if abs(v) <= limit and (v <= x if upper else v >= x)]
     return max(inside) if upper else min(inside)
 
 
+def _dtype_step(x: float, dtype: str) -> float:
+    """The spacing of the dtype's values at x (for messages)."""
+    if dtype == "bfloat16":
+        return float(np.spacing(np.float32(x))) * 65536.0
+    return float(np.spacing(np.dtype(dtype).type(x)))
+
+
+# Smallest tail probability t the sampler resolves: float32 arithmetic (float32, float16,
+# bfloat16) keeps t a normal float32, float64 a normal float64. |Phi^-1(t)| there: 12.95, 37.52.
+_TAIL_MIN = {"float64": 2.0**-1022}
+_TAIL_MIN_F32 = 2.0**-126
+# A half of [a, b] must hold at least 2^6 steps of t at its largest t (float32 or float64).
+_T_STEPS = {"float64": 2.0**-46}
+_T_STEPS_F32 = 2.0**-17
+
+
 def _trunc_normal_params(mean: float, std: float, a: float, b: float, dtype: str) -> Params:
-    """Inverse-CDF parameters: p uniform on (Phi(alpha), Phi(beta)), or on the mirrored interval
-    (flip) when [a, b] lies above the mean, so that both ends keep their precision."""
-    alpha, beta = (a - mean) / std, (b - mean) / std
-    flip = alpha > 0
-    if flip:
-        alpha, beta = -beta, -alpha
-    p_lo, p_hi = _phi(alpha), _phi(beta)
-    if not p_hi > p_lo:
-        raise ValueError(
-            f"[a, b] = [{a!r}, {b!r}] lies too far in the tail of N({mean!r}, {std!r}^2) to sample "
-            "(its probability underflows float64)"
-        )
+    """The two halves of the inverse CDF (fastkaiming.h): tail probabilities at a and b, in
+    std units and mirrored when [a, b] lies above the mean, and the form bits."""
     lo, hi = _inner_bound(a, dtype, upper=False), _inner_bound(b, dtype, upper=True)
     if lo > hi:
-        raise ValueError(f"no {dtype} value lies in [a, b] = [{a!r}, {b!r}]")
-    return (mean, std, lo, hi, p_lo, p_hi - p_lo, flip)
+        limit = _checks.FLOAT_MAX.get(dtype, math.inf)
+        if a > limit or b < -limit:
+            why = f"{dtype} values lie in [{-limit!r}, {limit!r}]"
+        else:
+            why = f"the interval is narrower than one {dtype} step, {_dtype_step(a, dtype):.3g}"
+        raise ValueError(f"no {dtype} value lies in [a, b] = [{a!r}, {b!r}] ({why})")
+    alpha, beta = (a - mean) / std, (b - mean) / std
+    mirror = alpha > 0
+    if mirror:
+        alpha, beta = -beta, -alpha
+    straddle = beta > 0
+    tail_a = _phi(alpha)
+    tail_b = _phi(-beta) if straddle else _phi(beta)
+    # the halves as the C core computes them (transforms.h, fk_trunc_setup)
+    span = ((1.0 - tail_a) - tail_b) * 0.5 if straddle else (tail_b - tail_a) * 0.5
+    bases = (tail_a, tail_b if straddle else tail_a + span)
+    tail_min = _TAIL_MIN.get(dtype, _TAIL_MIN_F32)
+    if not min(bases) + span * 2.0**-32 >= tail_min * (1.0 + 2.0**-20):
+        reach = 37.5 if dtype == "float64" else 12.9
+        raise ValueError(
+            f"[a, b] = [{a!r}, {b!r}] lies too far in the tail of N({mean!r}, {std!r}^2) to "
+            f"sample in {dtype}: the sampler resolves tail probabilities down to "
+            f"2^{round(math.log2(tail_min))} (|a - mean|, |b - mean| up to about {reach} std)"
+        )
+    # (one value of the dtype in [a, b]: every sample is that value, whatever t)
+    if lo < hi and not span >= (max(bases) + span) * _T_STEPS.get(dtype, _T_STEPS_F32):
+        hint = "widen the interval" + ("" if dtype == "float64" else " or use float64")
+        raise ValueError(
+            f"[a, b] = [{a!r}, {b!r}] is too narrow to sample from N({mean!r}, {std!r}^2) in "
+            f"{dtype}: it holds probability {2 * span:.3g}, below what the {dtype} sampler "
+            f"resolves there; {hint}"
+        )
+    return (mean, std, lo, hi, tail_a, tail_b, int(mirror) | int(straddle) << 1)
 
 
 def trunc_normal_(
@@ -236,6 +280,11 @@ def trunc_normal_(
 
     Inverse CDF on the restricted range: one Philox word per sample, no rejection; samples never
     leave [a, b], in every dtype (the bounds are rounded inwards to it) and for any small std.
+    float32, float16 and bfloat16 compute in float32, float64 in float64. Untruncated, |z|
+    reaches 6.34 std in both tails (mass 2.3e-10 beyond). Tail intervals are sampled correctly up
+    to about 12.9 std from the mean (float32 arithmetic: tail probability >= 2^-126) or 37.5 std
+    (float64: >= 2^-1022); intervals beyond, intervals too narrow for the sampler, and bounds with
+    no value of the dtype between them raise ValueError.
     """
     m = _checks.real("mean", mean)
     s = _checks.real("std", std)

@@ -37,9 +37,9 @@ cdef extern from "fastkaiming.h" nogil:
         double scale
         double lo
         double hi
-        double p_lo
-        double p_span
-        int flip
+        double tail_a
+        double tail_b
+        int form
 
     ctypedef struct fk_position:
         uint32_t key[2]

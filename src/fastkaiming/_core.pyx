@@ -49,7 +49,7 @@ cdef int _raise_pending() except -1:
 
 
 def fill(object buf, int dtype, int dist, double loc, double scale, double lo, double hi,
-         double p_lo, double p_span, bint flip, uint64_t seed, uint64_t stream, uint64_t block,
+         double tail_a, double tail_b, int form, uint64_t seed, uint64_t stream, uint64_t block,
          uint32_t phase, object index_strides, int threads, int isa, bint main_thread):
     """Fill the writable buffer `buf` in place. Arguments are checked by the caller.
 
@@ -87,9 +87,9 @@ def fill(object buf, int dtype, int dist, double loc, double scale, double lo, d
         req.params.scale = scale
         req.params.lo = lo
         req.params.hi = hi
-        req.params.p_lo = p_lo
-        req.params.p_span = p_span
-        req.params.flip = flip
+        req.params.tail_a = tail_a
+        req.params.tail_b = tail_b
+        req.params.form = form
         req.start.key[0] = <uint32_t>seed
         req.start.key[1] = <uint32_t>(seed >> 32)
         req.start.stream = stream

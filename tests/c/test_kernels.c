@@ -59,11 +59,13 @@ typedef struct {
 #define UNIFORM {-0.5, 1.0, -1.5, 0.5, 0, 0, 0}
 #define UNIFORM_CLAMPED {-0.5, 1.0, -1.25, 0.25, 0, 0, 0} /* the clamp bites */
 #define NORMAL {0.25, 3.0, 0, 0, 0, 0, 0}
-/* trunc normal: mean 0.1, std 0.5 on [-0.6, 0.9] (p_lo = Phi(-1.4), p_span = Phi(1.6) - p_lo),
- * and the standard normal on [6, 9] through the mirrored lower tail (Phi(-9), Phi(-6)); values
- * from scipy.special.ndtr, fixed here so that every platform fills with the same parameters */
-#define TRUNC {0.1, 0.5, -0.6, 0.9, 0.08075665923377107, 0.8644440490666709, 0}
-#define TRUNC_TAIL {0.0, 1.0, 6.0, 9.0, 1.1285884059538324e-19, 9.865876449248357e-10, 1}
+/* trunc normal: mean 0.1, std 0.5 on [-0.6, 0.9] (alpha = -1.4 < 0 < beta = 1.6: form 2,
+ * tail_a = Phi(-1.4), tail_b = 1 - Phi(1.6)), and the standard normal on [6, 9] mirrored to
+ * the lower tail (form 1, tail_a = Phi(-9), tail_b = Phi(-6)); as fastkaiming._api's
+ * _trunc_normal_params computes them (scipy.special.ndtr agrees), fixed here in hex so that
+ * every platform fills with the same parameters */
+#define TRUNC {0.1, 0.5, -0.6, 0.9, 0x1.4ac77ea57e019p-4, 0x1.c0ea71b631b11p-5, 2}
+#define TRUNC_TAIL {0.0, 1.0, 6.0, 9.0, 0x1.0a7afbb1ee683p-63, 0x1.0f30ef0092d57p-30, 1}
 
 static const fk_case cases[] = {
     {"raw_u32", FK_DIST_RAW, FK_DTYPE_UINT32, {0, 0, 0, 0, 0, 0, 0}},
@@ -386,8 +388,8 @@ static void print_digests(void)
            "# Written by the C harness: make -C tests/c digests (rerun it after any stream change,\n"
            "# e.g. a new transform); checked by it on every kernel, natively and under\n"
            "# qemu-aarch64, and by tests/test_digests.py through the Python binding.\n"
-           "# Columns: name dist dtype key0 key1 stream block phase n loc scale lo hi p_lo p_span\n"
-           "# flip sha256 (dist, dtype: fk_dist, fk_dtype codes; key, stream, block: hex; floats:\n"
+           "# Columns: name dist dtype key0 key1 stream block phase n loc scale lo hi tail_a tail_b\n"
+           "# form sha256 (dist, dtype: fk_dist, fk_dtype codes; key, stream, block: hex; floats:\n"
            "# C99 hex floats, exact).\n");
     for (size_t ci = 0; ci < NCASES; ci++) {
         const fk_case *c = &cases[ci];
@@ -407,8 +409,8 @@ static void print_digests(void)
             printf("%s %d %d %08" PRIx32 " %08" PRIx32 " %" PRIx64 " %" PRIx64 " %u %" PRId64
                    " %a %a %a %a %a %a %d %s\n",
                    c->name, (int)c->dist, (int)c->dtype, KEY[0], KEY[1], STREAM,
-                   digest_starts[si].block, phase, n, p->loc, p->scale, p->lo, p->hi, p->p_lo,
-                   p->p_span, p->flip, hex);
+                   digest_starts[si].block, phase, n, p->loc, p->scale, p->lo, p->hi, p->tail_a,
+                   p->tail_b, p->form, hex);
             free(buf);
         }
     }
@@ -425,7 +427,7 @@ static void test_digests(const char *dir)
         if (line[0] == '#' || line[0] == '\n')
             continue;
         char name[64], want[65];
-        int dist, dtype, flip;
+        int dist, dtype, form;
         fk_case c;
         uint32_t key0, key1, phase;
         uint64_t stream, block;
@@ -435,7 +437,7 @@ static void test_digests(const char *dir)
                          "%63s %d %d %" SCNx32 " %" SCNx32 " %" SCNx64 " %" SCNx64 " %" SCNu32
                          " %" SCNd64 " %63s %63s %63s %63s %63s %63s %d %64s",
                          name, &dist, &dtype, &key0, &key1, &stream, &block, &phase, &n, fl[0],
-                         fl[1], fl[2], fl[3], fl[4], fl[5], &flip, want);
+                         fl[1], fl[2], fl[3], fl[4], fl[5], &form, want);
         CHECK(got == 17, "kernel_digests.txt: cannot read line %s", line);
         if (got != 17)
             continue;
@@ -444,10 +446,10 @@ static void test_digests(const char *dir)
         c.dist = (fk_dist)dist;
         c.dtype = (fk_dtype)dtype;
         double *fields[6] = {&c.params.loc, &c.params.scale, &c.params.lo, &c.params.hi,
-                             &c.params.p_lo, &c.params.p_span};
+                             &c.params.tail_a, &c.params.tail_b};
         for (int i = 0; i < 6; i++)
             *fields[i] = strtod(fl[i], NULL);
-        c.params.flip = flip;
+        c.params.form = form;
         size_t bytes = (size_t)n * itemsize(c.dtype);
         unsigned char *buf = xmalloc(bytes);
         fk_position at = {{key0, key1}, stream, block, phase};
