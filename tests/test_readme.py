@@ -65,3 +65,33 @@ def test_readme_example_runs_standalone(index, tmp_path, isa):
     result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env, capture_output=True,
                             text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, f"README block {index} failed as written:\n{block}\n{result.stderr}"
+
+
+TORCH_VERSION = "2.13.0"  # the version the README's statements about torch were measured with
+
+
+@pytest.mark.parametrize("dtype,std,bound,share", [("bfloat16", 1.0, 0.1, 0.0015), ("bfloat16", 0.02, 0.04, 0.0014),
+                                                    ("float16", 0.02, 0.04, 0.00018)])  # fmt: skip
+def test_torch_trunc_normal_leaves_bounds_rounded_outwards(dtype, std, bound, share, isa):
+    """The README: torch 2.13.0's trunc_normal_ returns a or b rounded outwards to a 16-bit dtype."""
+    torch = pytest.importorskip("torch")
+    if torch.__version__.split("+")[0] != TORCH_VERSION:
+        pytest.skip(f"the README states torch {TORCH_VERSION}'s behaviour, this is {torch.__version__}")
+    if isa != max(ISA_NAME):
+        pytest.skip("one kernel is enough")
+    import fastkaiming as fk
+
+    n = 1 << 20
+    torch.manual_seed(0)
+    t = torch.nn.init.trunc_normal_(torch.empty(n, dtype=getattr(torch, dtype)), std=std, a=-bound, b=bound)
+    outside = t[(t.double() < -bound) | (t.double() > bound)].double()
+    rounded = torch.tensor([-bound, bound], dtype=getattr(torch, dtype)).double()
+    assert rounded[0] < -bound and rounded[1] > bound  # both bounds round outwards in this dtype
+    assert set(outside.tolist()) <= set(rounded.tolist())
+    assert outside.numel() == pytest.approx(share * n, rel=0.2)  # seeded, version pinned: a fixed count
+    # the old bias (pytorch/pytorch#145498: values stuck at a) is gone
+    small = torch.nn.init.trunc_normal_(torch.empty(n, dtype=getattr(torch, dtype)), std=0.01, a=-2.0, b=2.0)
+    assert not ((small == -2) | (small == 2)).any() and abs(small.double().std().item() - 0.01) < 1e-4
+    # fastkaiming rounds the bounds inwards: nothing outside [a, b]
+    u = fk.trunc_normal_(torch.empty(n, dtype=getattr(torch, dtype)), std=std, a=-bound, b=bound, seed=0)
+    assert -bound <= u.double().min().item() and u.double().max().item() <= bound
