@@ -95,3 +95,17 @@ def test_torch_trunc_normal_leaves_bounds_rounded_outwards(dtype, std, bound, sh
     # fastkaiming rounds the bounds inwards: nothing outside [a, b]
     u = fk.trunc_normal_(torch.empty(n, dtype=getattr(torch, dtype)), std=std, a=-bound, b=bound, seed=0)
     assert -bound <= u.double().min().item() and u.double().max().item() <= bound
+
+
+def test_layout_names_every_source_file():
+    """The Layout section lists every file of the source tree (generated files excepted)."""
+    root = README.parent
+    text = README.read_text()
+    layout = text[text.index("## Layout"):]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    patterns = ["csrc/*", "src/fastkaiming/*", "tests/*.py", "bench/*", "tools/*", "examples/*", "docs/*.md"]
+    files = {path.name for pattern in patterns for path in root.glob(pattern) if path.is_file()}
+    generated = {name for name in files if name.endswith((".c", ".so", ".pyd")) and name.startswith("_core")}
+    tests = {name for name in files if name.startswith("test_")}  # named by subject, not one by one
+    missing = sorted(name for name in files - generated - tests if name not in layout)
+    assert not missing, f"README's Layout does not name {missing}"
