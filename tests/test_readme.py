@@ -109,3 +109,32 @@ def test_layout_names_every_source_file():
     tests = {name for name in files if name.startswith("test_")}  # named by subject, not one by one
     missing = sorted(name for name in files - generated - tests if name not in layout)
     assert not missing, f"README's Layout does not name {missing}"
+
+
+def written_signature(function):
+    """`name(a, b=1, *, c=None)` as the README writes it: no annotations, strings in double quotes."""
+    import inspect
+
+    parts, star = [], False
+    for p in inspect.signature(function).parameters.values():
+        if p.kind is p.KEYWORD_ONLY and not star:
+            parts.append("*")
+            star = True
+        default = "" if p.default is p.empty else "=" + repr(p.default).replace("'", '"')
+        parts.append(p.name + default)
+    return f"{function.__name__}({', '.join(parts)})"
+
+
+def test_api_table_signatures_are_the_code():
+    import fastkaiming as fk
+
+    text = README.read_text()
+    api = text[text.index("## API"):text.index("## Kernels")]
+    written = [s for s in re.findall(r"^\| `(\w+\([^`]*\))`", api, flags=re.M) if "**" not in s]
+    assert len(written) >= 8
+    for signature in written:
+        actual = written_signature(getattr(fk, signature.split("(")[0]))
+        if signature.endswith("...)"):  # the leading parameters, in order
+            assert actual.startswith(signature[: -len("...)")].rstrip(", ")), (signature, actual)
+        else:
+            assert signature == actual
