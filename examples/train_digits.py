@@ -1,15 +1,18 @@
 """He et al. (2015), Figure 3 in miniature: a 30-layer ReLU network trained on scikit-learn's
 digits converges with He initialization and stalls with Xavier's.
 
-    python examples/train_digits.py [PNG]     # the plot, default docs/train_digits.png
+    python examples/train_digits.py [PNG] [--seed N]   # the plot, default docs/train_digits.png
 
-Needs torch and scikit-learn (the 8x8 digits ship with it: nothing is downloaded). The same
-network, data, batches and optimizer for both runs; only the initializer of the weights differs
+Needs torch and scikit-learn (the 8x8 digits ship with it: nothing is downloaded); the plot needs
+matplotlib (without it the losses are printed and no PNG is written). The same network, data,
+batches and optimizer for both runs; only the initializer of the weights differs
 (fastkaiming.torch.kaiming_normal_ with fan_in, relu, against xavier_normal_). Biases start at 0.
+`seed` (default 0) seeds both the weights (fastkaiming) and the batch order (torch). The losses
+also depend on torch's CPU kernels (summation order), so they differ slightly between machines.
 """
 from __future__ import annotations
 
-import sys
+import argparse
 
 import numpy as np
 import torch
@@ -37,15 +40,15 @@ def network(initializer: str, seed: int = 0) -> torch.nn.Sequential:
     return net
 
 
-def train(initializer: str, epochs: int = EPOCHS) -> list[float]:
+def train(initializer: str, epochs: int = EPOCHS, seed: int = 0) -> list[float]:
     """Training loss per epoch."""
     digits = load_digits()
     x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
     x = (x - x.mean(0)) / (x.std(0) + 1e-6)
     y = torch.tensor(digits.target)
-    net = network(initializer)
+    net = network(initializer, seed)
     opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=0.9)
-    order = torch.Generator().manual_seed(0)
+    order = torch.Generator().manual_seed(seed)
     losses = []
     for _ in range(epochs):
         perm = torch.randperm(len(x), generator=order)
@@ -62,7 +65,11 @@ def train(initializer: str, epochs: int = EPOCHS) -> list[float]:
 
 
 def plot(curves: dict[str, list[float]], path: str) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"matplotlib is not installed: no plot written to {path} (pip install matplotlib)")
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -77,11 +84,17 @@ def plot(curves: dict[str, list[float]], path: str) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    print(f"plot written to {path}")
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("png", nargs="?", default="docs/train_digits.png")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
     torch.set_num_threads(2)
-    curves = {"He (kaiming_normal_)": train("he"), "Xavier (xavier_normal_)": train("xavier")}
+    curves = {"He (kaiming_normal_)": train("he", seed=args.seed),
+              "Xavier (xavier_normal_)": train("xavier", seed=args.seed)}  # fmt: skip
     for name, losses in curves.items():
         print(f"{name:24s} loss: epoch 1 {losses[0]:.3f}, epoch {len(losses)} {losses[-1]:.3f}")
-    plot(curves, sys.argv[1] if len(sys.argv) > 1 else "docs/train_digits.png")
+    plot(curves, args.png)

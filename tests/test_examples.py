@@ -1,6 +1,7 @@
 """The paper's result (He et al. 2015, eq. 10) through examples/forward_pass.py."""
 import importlib.util
 import pathlib
+import sys
 
 import pytest
 
@@ -10,12 +11,16 @@ EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "forward_pa
 pytestmark = pytest.mark.skipif(not EXAMPLE.exists(), reason="needs the source tree (examples/)")
 
 
-@pytest.fixture(scope="module")
-def example():
-    spec = importlib.util.spec_from_file_location("forward_pass", EXAMPLE)
+def load(path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def example():
+    return load(EXAMPLE)
 
 
 @pytest.mark.parametrize("init,predicted", [("He (kaiming_normal_)", 1.0), ("Xavier (xavier_normal_)", 0.5),
@@ -30,13 +35,29 @@ def test_second_moment_ratio_per_layer(example, init, predicted, isa):
 TRAIN = EXAMPLE.parent / "train_digits.py"
 
 
-def test_he_trains_where_xavier_stalls(isa):
+@pytest.fixture(scope="module")
+def train_digits():
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
+    return load(TRAIN)
+
+
+@pytest.mark.parametrize("name", ["forward_pass", "train_digits"])
+def test_plot_is_optional(name, request, tmp_path, monkeypatch, capsys):
+    module = request.getfixturevalue("example" if name == "forward_pass" else name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    args = () if name == "forward_pass" else ({"He": [2.3, 0.1]},)
+    module.plot(*args, str(tmp_path / "plot.png"))
+    assert "matplotlib is not installed" in capsys.readouterr().out
+    assert not (tmp_path / "plot.png").exists()
+
+
+def test_he_trains_where_xavier_stalls(train_digits, isa):
     if isa != max(fk._core.isa_names().values()):
         pytest.skip("one kernel is enough")
-    spec = importlib.util.spec_from_file_location("train_digits", TRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    he, xavier = module.train("he", epochs=10), module.train("xavier", epochs=10)
-    assert he[-1] < 1.0 < 2.2 < xavier[-1]  # ln(10) = 2.303 is a network that learned nothing
+    he, xavier = train_digits.train("he", epochs=10), train_digits.train("xavier", epochs=10)
+    # ln(10) = 2.303 is a network that learned nothing. Measured after 10 epochs (seed 0, torch
+    # 2.13.0, 2-core AMD EPYC): He 0.402, Xavier 2.3027. The losses depend on torch's CPU kernels
+    # (summation order), so the bounds leave room: He must have learned (below 1.0, 2.5x the
+    # measured loss), Xavier must still be within 0.1 of chance.
+    assert he[-1] < 1.0 < 2.2 < xavier[-1]
