@@ -97,7 +97,7 @@ def _fill(
     if array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
         return tensor
-    loc, scale, lo, hi, p_lo, p_span, flip = params(where.shape, target.dtype)
+    loc, scale, lo, hi, tail_a, tail_b, form = params(where.shape, target.dtype)
     limit = _checks.FLOAT_MAX.get(target.dtype)
     if limit is not None and dist != _TRUNC:  # trunc normal bounds are rounded inwards instead
         named = (("mean", loc), ("std", scale)) if dist == _NORMAL else (("a", lo), ("b", hi))
@@ -107,7 +107,7 @@ def _fill(
     stream_id = stream() if callable(stream) else stream
     block, phase = divmod(first, per_block)
     try:
-        _core.fill(array, target.code, dist, loc, scale, lo, hi, p_lo, p_span, flip,
+        _core.fill(array, target.code, dist, loc, scale, lo, hi, tail_a, tail_b, form,
                    key, stream_id, block, phase, where.index_strides, nthreads, _ISA,
                    threading.current_thread() is threading.main_thread())  # fmt: skip
     finally:
