@@ -288,3 +288,41 @@ def test_fsdp_example_prints_one_digest_for_every_world_size(isa):
     unsharded = re.search(r"^\s*unsharded\s+([0-9a-f]{16})", run.stdout, re.M).group(1)
     assert rows[0][1] == rows[1][1] == unsharded  # fastkaiming: one model for every world size
     assert rows[0][2] != rows[1][2]  # torch's own init: a different model
+
+
+def test_init_module_needs_an_explicit_seed_on_a_sharded_model(group):
+    from torch.distributed.fsdp import fully_shard
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    fully_shard(model, mesh=group)
+    before = model[0].weight.full_tensor().clone()
+    with pytest.raises(ValueError, match=r"sharded model \(DTensor parameters\) needs seed="):
+        fki.init_module_(model, seed=None)
+    assert torch.equal(model[0].weight.full_tensor(), before)
+
+
+def test_orthogonal_and_sparse_refuse_a_dtensor_before_writing(group):
+    dt = distribute_tensor(torch.zeros(4, 3), group, [Shard(0)])
+    for fill, args in ((fki.orthogonal_, ()), (fki.sparse_, (0.5,))):
+        with pytest.raises(TypeError, match="does not fill a DTensor's shards"):
+            fill(dt, *args, seed=0)
+    assert torch.equal(dt.to_local(), torch.zeros(4, 3))
+
+
+def test_dirac_on_a_dtensor_is_torchs(group):
+    dt = distribute_tensor(torch.full((4, 2, 3), 7.0), group, [Shard(0)])
+    fki.dirac_(dt, groups=2)
+    assert torch.equal(dt.full_tensor(), torch.nn.init.dirac_(torch.empty(4, 2, 3), groups=2))
+
+
+def test_padding_row_of_a_sharded_embedding_is_zero(group):
+    from torch.distributed.fsdp import fully_shard
+
+    plain = torch.nn.Embedding(6, 4, padding_idx=1)
+    sharded = torch.nn.Sequential(torch.nn.Embedding(6, 4, padding_idx=1))
+    fully_shard(sharded, mesh=group)
+    fki.init_module_(plain, seed=3, prefix="0")
+    fki.init_module_(sharded, seed=3)
+    whole = sharded[0].weight.full_tensor()
+    assert torch.equal(whole, plain.weight.detach())
+    assert not whole[1].any()

@@ -248,3 +248,13 @@ def test_meta_tensors_keep_torch_s_argument_checks():
         fki.kaiming_normal_(torch.empty(3, 3, device="meta"), mode="fan_sideways")
     with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
         fki.eye_(torch.empty(3, device="meta"))
+
+
+def test_sparse_through_a_generator_takes_one_stream_after_its_checks():
+    g = fk.Generator(5)
+    w = g.fill(fki.sparse_, torch.empty(6, 4), 0.5)
+    assert g.next_stream == 1
+    assert torch.equal(w, fki.sparse_(torch.empty(6, 4), 0.5, seed=5, stream=0))
+    with pytest.raises(ValueError, match="sparsity must be in"):
+        g.fill(fki.sparse_, torch.empty(6, 4), 2.0)
+    assert g.next_stream == 1

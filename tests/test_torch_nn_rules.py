@@ -443,3 +443,25 @@ def test_constants_equal_torch_s_reset_in_every_dtype(dtype):
     fki.init_module_(ours, seed=0)
     for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True):
         assert a.dtype == b.dtype and torch.equal(a, b)
+
+
+def test_reparametrized_weights_are_unknown_not_a_crash():
+    """weight_norm and pruning replace Linear's weight parameter: reported, never a KeyError."""
+    normed = torch.nn.utils.weight_norm(torch.nn.Linear(4, 3))
+    with pytest.raises(TypeError, match=r"no rule for .*weight_g"):
+        fki.init_module_(normed, seed=0)
+    pruned = torch.nn.Linear(4, 3)
+    import torch.nn.utils.prune as prune
+
+    prune.l1_unstructured(pruned, "weight", 0.5)
+    with pytest.warns(UserWarning, match=r"skipped .*weight_orig"):
+        fki.init_module_(pruned, seed=0, unknown="skip")
+
+
+def test_a_parameter_that_cannot_be_filled_stops_init_module_before_any_write():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3), torch.nn.Linear(3, 3))
+    model[2].weight.untyped_storage().resize_(0)  # as FSDP frees parameters
+    before = [p.detach().clone() for p in list(model.parameters())[:4]]
+    with pytest.raises(ValueError, match=r"init_module_ cannot fill '2\.weight': .*not allocated"):
+        fki.init_module_(model, seed=0)
+    assert all(torch.equal(p, b) for p, b in zip(list(model.parameters())[:4], before, strict=True))

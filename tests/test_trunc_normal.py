@@ -239,3 +239,23 @@ def test_torch_properties(dtype):
     x = fk.trunc_normal_(np.empty(n, dtype), 0.0, 1.0, -2.0, 2.0, seed=4)
     assert x.min() > -2.0 and x.max() < 2.0
     assert len(np.unique(x)) > (0.98 * n if dtype == "float32" else n - 1000)
+
+
+def test_bounds_beyond_the_dtype_truncate_to_its_range_not_pile_up_at_it():
+    # N(0, 1e5^2) on [-1e5, 1e5] in float16 is the normal on the float16 range [-65504, 65504]:
+    # only the values that round to +-65504 (within 16 of it) sit there, about 2e-4 of them
+    h = fk.trunc_normal_(np.empty(100_000, np.float16), 0.0, 1e5, -1e5, 1e5, seed=0)
+    assert np.isfinite(h).all()
+    assert (np.abs(h) == 65504).mean() < 1e-3
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_parameters_beyond_float32_are_rejected_for_float32_arithmetic(dtype):
+    x = np.zeros(8, dtype)
+    with pytest.raises(ValueError, match=rf"std=1e\+39 is out of range for the {dtype} truncated normal"):
+        fk.trunc_normal_(x, 0.0, 1e39, -1e38, 1e38, seed=0)
+    with pytest.raises(ValueError, match=rf"mean=1e\+39 is out of range for the {dtype} truncated normal"):
+        fk.trunc_normal_(x, 1e39, 1e38, -1.0, 1.0, seed=0)
+    assert not x.any()
+    y = fk.trunc_normal_(np.empty(1000), 0.0, 1e39, -1e38, 1e38, seed=0)  # float64 computes it
+    assert np.abs(y).max() <= 1e38 and np.unique(y).size == 1000

@@ -232,7 +232,14 @@ def _trunc_normal_params(mean: float, std: float, a: float, b: float, dtype: str
         else:
             why = f"the interval is narrower than one {dtype} step, {_dtype_step(a, dtype):.3g}"
         raise ValueError(f"no {dtype} value lies in [a, b] = [{a!r}, {b!r}] ({why})")
-    alpha, beta = (a - mean) / std, (b - mean) / std
+    limit = _checks.FLOAT_MAX.get(dtype, math.inf)
+    if dtype != "float64":  # computed in float32: its parameters must be float32 numbers
+        for name, value in (("mean", mean), ("std", std)):
+            if abs(value) > _checks.FLOAT_MAX["float32"]:
+                raise ValueError(f"{name}={value!r} is out of range for the {dtype} truncated normal "
+                                 "(computed in float32); use float64")  # fmt: skip
+    # the dtype holds no value beyond its range: sample N(mean, std^2) on the part of [a, b] in it
+    alpha, beta = (max(a, -limit) - mean) / std, (min(b, limit) - mean) / std
     mirror = alpha > 0
     if mirror:
         alpha, beta = -beta, -alpha

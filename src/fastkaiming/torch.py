@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import _api, _checks, _distributed, _family
+from . import _api, _buffers, _checks, _distributed, _family
 from ._blocks import stream_for
 from ._fans import calculate_gain, compute_fans, kaiming_std
 
@@ -184,6 +184,8 @@ def dirac_(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
     sizes = tensor.size()
     if sizes[0] % groups != 0:
         raise ValueError("dim 0 must be divisible by groups")
+    if _distributed.is_dtensor(tensor):  # torch's own handles the shards
+        return torch.nn.init.dirac_(tensor, groups)
     if tensor.is_meta:
         return tensor
     per_group = sizes[0] // groups
@@ -194,6 +196,15 @@ def dirac_(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
         tensor.zero_()
         tensor[(out, d.repeat(groups), *centre)] = 1
     return tensor
+
+
+def _no_dtensor(name: str, tensor: torch.Tensor) -> None:
+    if _distributed.is_dtensor(tensor):
+        raise TypeError(
+            f"{name} factors or permutes the whole tensor and does not fill a DTensor's shards; "
+            "fill a plain tensor of the global shape and distribute it "
+            "(torch.distributed.tensor.distribute_tensor)"
+        )
 
 
 def _float_scratch(tensor: torch.Tensor) -> np.dtype[Any]:
@@ -214,6 +225,7 @@ def orthogonal_(tensor: torch.Tensor, gain: float = 1, generator: torch.Generato
     if tensor.ndimension() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     g = _checks.real("gain", gain)
+    _no_dtensor("orthogonal_", tensor)
     if tensor.numel() == 0 or tensor.is_meta:
         if seed is not None and generator is not None:
             raise ValueError("pass either generator= or seed=, not both")
@@ -250,6 +262,7 @@ def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
     s = _checks.real("sparsity", sparsity)
     if not 0 <= s <= 1:
         raise ValueError(f"sparsity must be in [0, 1] (the fraction of each column set to zero), got {s!r}")
+    _no_dtensor("sparse_", tensor)
     if tensor.is_meta:
         if seed is not None and generator is not None:
             raise ValueError("pass either generator= or seed=, not both")
@@ -257,11 +270,17 @@ def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
     rows, cols = tensor.shape
     num_zeros = math.ceil(s * rows)
     key = _seed(generator, seed)
+    taken: list[int] = []
+
+    def first_stream() -> int:  # resolved once, after normal_'s checks (a Generator's stream)
+        taken.append(stream() if callable(stream) else _checks.stream(stream))
+        return taken[0]
+
     with torch.no_grad():
-        _api.normal_(tensor, 0.0, std, seed=key, stream=stream)
+        _api.normal_(tensor, 0.0, std, seed=key, stream=first_stream)  # type: ignore[arg-type]
         if num_zeros and cols:
             words = _api.random_raw(np.empty((cols, rows), np.uint32), seed=key,
-                                    stream=stream_for(f"sparse_/{_checks.stream(stream)}"))  # fmt: skip
+                                    stream=stream_for(f"sparse_/{taken[0]}"))  # fmt: skip
             zero_rows = np.argsort(words, axis=1, kind="stable")[:, :num_zeros]
             columns = np.broadcast_to(np.arange(cols)[:, None], zero_rows.shape)
             tensor[torch.from_numpy(zero_rows.reshape(-1)), torch.from_numpy(columns.reshape(-1))] = 0
@@ -280,6 +299,7 @@ def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
 
 Fill = tuple[str, Any]
 Rule = Callable[[Any], dict[str, Fill]]
+_NO_RULE: dict[str, Fill] = {}
 
 _ONE: Fill = ("const", 1.0)
 _ZERO: Fill = ("const", 0.0)
@@ -306,17 +326,26 @@ def _fan_in(weight: torch.Tensor) -> int:
 
 def _linear(m: Any) -> dict[str, Fill]:
     own = m._parameters  # not m.weight: Module.__getattr__ costs more than the rest of the rule
-    return _linear_fills(_fan_in(own["weight"]), own.get("bias") is not None, False)
+    weight = own.get("weight")
+    if weight is None:  # weight_norm, spectral_norm, prune: reparametrized, no rule
+        return _NO_RULE
+    return _linear_fills(_fan_in(weight), own.get("bias") is not None, False)
 
 
 def _out_proj(m: Any) -> dict[str, Fill]:
     # MultiheadAttention.out_proj: Linear's weight; _reset_parameters zeroes its bias
     own = m._parameters
-    return _linear_fills(_fan_in(own["weight"]), own.get("bias") is not None, True)
+    weight = own.get("weight")
+    if weight is None:
+        return _NO_RULE
+    return _linear_fills(_fan_in(weight), own.get("bias") is not None, True)
 
 
 def _bilinear(m: Any) -> dict[str, Fill]:
-    bound: Fill = ("uniform", 1 / math.sqrt(m.weight.size(1)))
+    weight = m._parameters.get("weight")
+    if weight is None:
+        return _NO_RULE
+    bound: Fill = ("uniform", 1 / math.sqrt(weight.size(1)))
     return {"weight": bound, "bias": bound}
 
 
@@ -370,7 +399,6 @@ _RULES: dict[type, Rule] = {
 # Their reset_parameters also calls reset_running_stats(): running_mean 0, running_var 1, count 0
 _RUNNING_STATS = frozenset((_nn.BatchNorm1d, _nn.BatchNorm2d, _nn.BatchNorm3d, _nn.SyncBatchNorm,
                             _nn.InstanceNorm1d, _nn.InstanceNorm2d, _nn.InstanceNorm3d))  # fmt: skip
-_NO_RULE: dict[str, Fill] = {}
 _FLOATS = frozenset((torch.float16, torch.bfloat16, torch.float32, torch.float64))
 
 
@@ -384,8 +412,17 @@ def _fill_random(p: torch.Tensor, fill: Fill, seed: int, stream: int, threads: i
         _family.xavier_normal_(p, arg, seed=seed, stream=stream, threads=threads)
     else:  # embedding: N(0, 1), padding row zero
         _api.normal_(p, seed=seed, stream=stream, threads=threads)
-        if arg is not None:
+        if arg is None:
+            return
+        if not _distributed.is_dtensor(p):
             p[arg].fill_(0)
+            return
+        # indexing a DTensor on a sharded dim would zero a redistributed copy
+        local, blocks = _distributed.shard_blocks(p)
+        for index, start in blocks:
+            block = local[index]
+            if start[0] <= arg < start[0] + block.shape[0]:
+                block[arg - start[0]].fill_(0)
 
 
 def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
@@ -481,10 +518,10 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str (the module's qualified name), got {type(prefix).__name__}")
+    if check_seed:  # first: an argument error on one rank must not leave the others waiting
+        _distributed.check_seed(seed)
     _checks.choice("unknown", unknown, ("error", "skip", "reset"))
     key = _checks.seed(seed)
-    if check_seed:
-        _distributed.check_seed(key)
     if threads is not None:
         _checks.threads(threads)
 
@@ -534,6 +571,15 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
         if p.dtype not in _FLOATS or not (p.is_cpu or p.is_cuda):
             raise TypeError(f"init_module_ fills '{qual}' at random, which needs a CPU or CUDA float16, "
                             f"bfloat16, float32 or float64 tensor; got {p.dtype} on {p.device}")  # fmt: skip
+        _check_writable(p, qual)
+    for group in constants.values():
+        for t in group:
+            _check_writable(t, None)
+    if seed is None and any(_distributed.is_dtensor(p) for p, _, _ in random):
+        raise ValueError(
+            "init_module_ on a sharded model (DTensor parameters) needs seed=, the same on every "
+            "rank: seed=None would draw a different seed from the OS on each rank"
+        )
 
     unreset: list[str] = []
     if strangers:
@@ -564,6 +610,23 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
         warnings.warn(f"init_module_ left {len(unreset)} parameters that no rule and no reset "
                       f"method covers: {_listed(unreset)}", UserWarning, stacklevel=2)  # fmt: skip
     return module
+
+
+def _check_writable(t: torch.Tensor, qual: str | None) -> None:
+    """Raise, before init_module_ writes anything, for a tensor a fill would refuse: the
+    fastkaiming intake's checks for a random fill (`qual` given), allocated storage for a
+    constant one. DTensors: their local shard; CUDA tensors are written by torch's copy_."""
+    if _distributed.is_dtensor(t):
+        t = _distributed.shard_blocks(t)[0]
+    if t.is_cuda:
+        return
+    if qual is not None:
+        try:
+            _buffers.as_target(t, None)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"init_module_ cannot fill '{qual}': {e}") from None
+    elif t.numel() and t.untyped_storage().nbytes() < (t.storage_offset() + 1) * t.element_size():
+        raise ValueError("init_module_ cannot reset a tensor whose data is not allocated yet")
 
 
 def _describe(strangers: dict[str, tuple[torch.nn.Module, list[str]]]) -> str:
