@@ -120,10 +120,10 @@ static inline fk_vi vi_select_nonzero(fk_vi cond, fk_vi if_nonzero, fk_vi if_zer
 }
 
 /* The low 16 bits of each lane (all < 2^16 here), packed. */
-static inline void vi_store_low16(uint16_t *p, fk_vi a)
+static inline void vi_store_low16x2(uint16_t *p, fk_vi a, fk_vi b)
 {
-    __m256i packed = _mm256_packus_epi32(a, a); /* lanes 0-3 | 0-3 | 4-7 | 4-7 */
-    _mm_storeu_si128((__m128i *)p, _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08)));
+    __m256i packed = _mm256_packus_epi32(a, b); /* a 0-3 | b 0-3 | a 4-7 | b 4-7 */
+    _mm256_storeu_si256((__m256i *)p, _mm256_permute4x64_epi64(packed, 0xd8));
 }
 
 static inline fk_vf vf_select_nonzero(fk_vi cond, fk_vf if_nonzero, fk_vf if_zero)

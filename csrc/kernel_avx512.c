@@ -125,10 +125,11 @@ static inline fk_vi vi_select_nonzero(fk_vi cond, fk_vi if_nonzero, fk_vi if_zer
     return _mm512_mask_blend_epi32(_mm512_test_epi32_mask(cond, cond), if_zero, if_nonzero);
 }
 
-/* The low 16 bits of each lane, packed. */
-static inline void vi_store_low16(uint16_t *p, fk_vi a)
+/* The low 16 bits of each lane of a, then of b (lanes below 2^16), packed. */
+static inline void vi_store_low16x2(uint16_t *p, fk_vi a, fk_vi b)
 {
-    _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16(a));
+    __m512i packed = _mm512_packus_epi32(a, b); /* per 128 bits: a 4k..4k+3, b 4k..4k+3 */
+    _mm512_storeu_si512(p, _mm512_permutexvar_epi64(_mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0), packed));
 }
 
 static inline fk_vf vf_select_nonzero(fk_vi cond, fk_vf if_nonzero, fk_vf if_zero)

@@ -129,7 +129,10 @@ static inline fk_vd vd_select_nonzero(fk_vl cond, fk_vd if_nonzero, fk_vd if_zer
 }
 
 /* The low 16 bits of each lane (all < 2^16 here), packed. */
-static inline void vi_store_low16(uint16_t *p, fk_vi a) { vst1_u16(p, vmovn_u32(a)); }
+static inline void vi_store_low16x2(uint16_t *p, fk_vi a, fk_vi b)
+{
+    vst1q_u16(p, vcombine_u16(vmovn_u32(a), vmovn_u32(b)));
+}
 
 /* FCVTN: float32 -> binary16, round to nearest even (FPCR.RMode), as F16C. */
 static inline void vf_store_f16(uint16_t *p, fk_vf a)

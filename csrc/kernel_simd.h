@@ -9,6 +9,7 @@
  *                                 (vi_mulhilo: both halves of 32 x 32-bit products)
  *   vi_counters, vi_transpose4    the Philox counters of W consecutive blocks; the 4 x W
  *                                 word matrix (one block per lane) into memory order
+ *   vi_store_low16x2              the low 16 bits of the lanes of two vectors, packed
  *   vf_lt, vi_any, vl_any         a < b as an all-ones int32 lane mask; nonzero if any
  *                                 lane of a mask is nonzero (to skip rarely used branches)
  *
@@ -204,14 +205,19 @@ FK_INLINE void store_f32(float *out, fk_vf z[][4], int G)
     }
 }
 
-/* float32 bits -> bfloat16 in the low half of each lane, as fk_f32_to_bf16. */
+/* float32 bits -> bfloat16 in the low half of each lane, as fk_f32_to_bf16. The fix-ups for a
+ * zero or subnormal (to a signed zero) and a NaN (quieted) only run when a lane needs them:
+ * e + 2^23 <= 2^23 (signed) exactly when the exponent field e is 0 or 255. */
 FK_INLINE fk_vi bf16_bits_v(fk_vi x)
 {
     fk_vi rounded = vi_add(x, vi_add(vi_set1(0x7fffu), vi_and(vi_srl(x, 16), vi_set1(1))));
+    fk_vi e = vi_and(x, vi_set1(0x7f800000u));
+    if (!vi_any(vi_gt(vi_set1(0x00800001u), vi_add(e, vi_set1(0x00800000u)))))
+        return vi_srl(rounded, 16);
     fk_vi mag = vi_and(x, vi_set1(0x7fffffffu));
     fk_vi out = vi_select_nonzero(vi_gt(mag, vi_set1(0x7f800000u)), vi_or(x, vi_set1(0x00400000u)),
                                   rounded);  /* NaN: quiet */
-    out = vi_select_nonzero(vi_and(x, vi_set1(0x7f800000u)), out, vi_and(x, vi_set1(0x80000000u)));
+    out = vi_select_nonzero(e, out, vi_and(x, vi_set1(0x80000000u)));
     return vi_srl(out, 16);
 }
 
@@ -222,12 +228,14 @@ FK_INLINE void store_half(uint16_t *out, fk_vf z[][4], int G, int brain)
     for (int g = 0; g < G; g++) {
         fk_vi t[4] = {vf_bits(z[g][0]), vf_bits(z[g][1]), vf_bits(z[g][2]), vf_bits(z[g][3])};
         vi_transpose4(t);
-        for (int j = 0; j < 4; j++) {
+        for (int j = 0; j < 4; j += 2) {
             uint16_t *p = out + (size_t)(g * 4 + j) * FK_W;
-            if (brain)
-                vi_store_low16(p, bf16_bits_v(t[j]));
-            else
+            if (brain) {
+                vi_store_low16x2(p, bf16_bits_v(t[j]), bf16_bits_v(t[j + 1]));
+            } else {
                 vf_store_f16(p, vf_from_bits(t[j]));
+                vf_store_f16(p + FK_W, vf_from_bits(t[j + 1]));
+            }
         }
     }
 }
@@ -598,14 +606,20 @@ FK_INLINE void trunc_f32_vectors(void *out, const fk_vi *x, int n, const fk_ctx_
 #pragma GCC unroll 16
         for (int j = 0; j < nb; j++) {
             fk_vf y = vf_mul(vf_fma(vf_set1(-2.0f), t[j], vf_set1(1.0f)), trunc_tail_f32_v(g[j], lw[j]));
-            fk_vf z = vf_min(vf_set1(f->hi), vf_max(vf_set1(f->lo), vf_fma(sstd[j], y, vf_set1(f->mean))));
+            g[j] = vf_min(vf_set1(f->hi), vf_max(vf_set1(f->lo), vf_fma(sstd[j], y, vf_set1(f->mean))));
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < nb; j += 2) { /* nb is even */
             size_t at = (size_t)(b + j) * FK_W;
-            if (c->dtype == FK_DTYPE_FLOAT32)
-                vi_storeu((float *)out + at, vf_bits(z));
-            else if (c->dtype == FK_DTYPE_FLOAT16)
-                vf_store_f16((uint16_t *)out + at, z);
-            else
-                vi_store_low16((uint16_t *)out + at, bf16_bits_v(vf_bits(z)));
+            if (c->dtype == FK_DTYPE_FLOAT32) {
+                vi_storeu((float *)out + at, vf_bits(g[j]));
+                vi_storeu((float *)out + at + FK_W, vf_bits(g[j + 1]));
+            } else if (c->dtype == FK_DTYPE_FLOAT16) {
+                vf_store_f16((uint16_t *)out + at, g[j]);
+                vf_store_f16((uint16_t *)out + at + FK_W, g[j + 1]);
+            } else {
+                vi_store_low16x2((uint16_t *)out + at, bf16_bits_v(vf_bits(g[j])), bf16_bits_v(vf_bits(g[j + 1])));
+            }
         }
     }
 }
