@@ -93,6 +93,12 @@ FK_INLINE void philox_groups(fk_vi x[][4], int G, uint64_t block, const fk_keys 
 #ifndef FK_NB
 #define FK_NB 8
 #endif
+/* A block of n vectors (n = 4G float32, 8G float64, G = 1 or FK_G) is cut into runs of
+ * nb = min(n, FK_NB) vectors, an even number (the bfloat16 stores take pairs). */
+#define FK_NB_FITS(n) ((n) <= FK_NB || (n) % FK_NB == 0)
+_Static_assert(FK_NB % 2 == 0 && FK_NB_FITS(4) && FK_NB_FITS(4 * FK_G) && FK_NB_FITS(8) &&
+                   FK_NB_FITS(8 * FK_G),
+               "FK_NB must be even and divide every block of vectors it is smaller than");
 
 /* log of nb vectors u[j] > 0 into r[j], as fk_log_f32. */
 FK_INLINE void log_f32_vn(fk_vf *r, const fk_vf *u, int nb)
