@@ -22,6 +22,7 @@ _ITEMSIZE = {name: _buffers.ITEMSIZE[name] for name in _NAMES.values()}
 PLAIN = frozenset((torch.Tensor, torch.nn.Parameter))
 _SPARSE = {torch.sparse_coo, torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc}
 _increment_version = torch.autograd.graph.increment_version
+_MAX_NDIM = _core.MAX_NDIM
 # A checked tensor's memory: (dtype name, address, shape, strides in items)
 Memory = tuple[str, int, tuple[int, ...], tuple[int, ...]]
 
@@ -114,57 +115,61 @@ def _not_allocated(why: str) -> ValueError:
 def memory(t: torch.Tensor, dtype: object, supported: tuple[str, ...] = _buffers.FLOAT_DTYPES) -> Memory:
     """Check the torch tensor `t` (overlap included); return where its memory is. Writes nothing."""
     try:
-        return _memory(t, dtype, supported)
+        if type(t) not in PLAIN:
+            raise _subclass_error(t)
+        if t.layout is not torch.strided or not t.is_cpu or t.is_quantized or t.is_nested:
+            raise _kind_error(t) or TypeError(f"tensor of kind {t.layout} cannot be filled")
+        name = _NAMES.get(t.dtype)
+        if name not in supported:
+            raise TypeError(
+                f"tensor has unsupported dtype {t.dtype}; supported dtypes: {_supported(supported)}"
+            )
+        if dtype is not None:
+            _buffers.check_match(dtype, name, supported, f"torch.{name}")  # type: ignore[arg-type]
+        if t.is_neg() or t.is_conj() or t._is_zerotensor():
+            raise _flag_error(t)
+        shape = t.shape
+        steps = t.stride()
+        itemsize = _ITEMSIZE[name]  # type: ignore[index]
+        # contiguous: no two elements share memory, and the last is numel - 1 items after the first
+        contiguous = t.is_contiguous()
+        address = 0
+        if 0 not in shape:
+            address, nbytes = _storage(t)
+            if contiguous:
+                end = t.storage_offset() * itemsize + t.nbytes
+            else:
+                last = t.storage_offset()
+                for n, s in zip(shape, steps, strict=True):
+                    last += (n - 1) * s
+                end = (last + 1) * itemsize
+            if end > nbytes:
+                raise ValueError(
+                    f"tensor's view ends at byte {end} of its storage, which has only "
+                    f"{nbytes} bytes (resized under it?): fill a tensor whose storage holds it"
+                )
+        if not contiguous or len(shape) > _MAX_NDIM:
+            _buffers.check_layout(len(shape), shape, [s * itemsize for s in steps], itemsize)
     except (RuntimeError, NotImplementedError, BufferError, OverflowError) as exc:  # torch's own
         raise TypeError(
             f"tensor ({type(t).__name__}) could not be inspected: {type(exc).__name__}: {exc}; "
             "fastkaiming fills dense CPU tensors that own their memory"
         ) from None
-
-
-def _memory(t: torch.Tensor, dtype: object, supported: tuple[str, ...]) -> Memory:
-    if type(t) not in PLAIN:
-        raise _subclass_error(t)
-    if t.layout is not torch.strided or not t.is_cpu or t.is_quantized or t.is_nested:
-        raise _kind_error(t) or TypeError(f"tensor of kind {t.layout} cannot be filled")
-    name = _NAMES.get(t.dtype)
-    if name not in supported:
-        raise TypeError(f"tensor has unsupported dtype {t.dtype}; supported dtypes: {_supported(supported)}")
-    if dtype is not None:
-        _buffers.check_match(dtype, name, supported, f"torch.{name}")  # type: ignore[arg-type]
-    if t.is_neg() or t.is_conj() or t._is_zerotensor():
-        raise _flag_error(t)
-    shape = t.shape
-    steps = t.stride()
-    itemsize = _ITEMSIZE[name]  # type: ignore[index]
-    # contiguous: no two elements share memory, and the last is numel - 1 items after the first
-    contiguous = t.is_contiguous()
-    address = 0
-    if 0 not in shape:
-        try:
-            address = t.data_ptr()
-            nbytes = t.untyped_storage().nbytes()
-        except (RuntimeError, NotImplementedError):  # a wrapper (vmap, grad) with no storage of its own
-            raise _wrapper_error() from None
-        if nbytes == 0:
-            raise _not_allocated("its storage has 0 bytes, as after untyped_storage().resize_(0)")
-        if address == 0:  # storage bytes but no address: a wrapper (functionalize)
-            raise _wrapper_error()
-        if contiguous:
-            end = t.storage_offset() * itemsize + t.nbytes
-        else:
-            last = t.storage_offset()
-            for n, s in zip(shape, steps, strict=True):
-                last += (n - 1) * s
-            end = (last + 1) * itemsize
-        if end > nbytes:
-            raise ValueError(
-                f"tensor's view ends at byte {end} of its storage, which has only "
-                f"{nbytes} bytes (resized under it?): fill a tensor whose storage holds it"
-            )
-    if not contiguous or len(shape) > _core.MAX_NDIM:
-        _buffers.check_layout(len(shape), shape, [s * itemsize for s in steps], itemsize)
     return name, address, shape, steps  # type: ignore[return-value]
+
+
+def _storage(t: torch.Tensor) -> tuple[int, int]:
+    """The address of t's first element and its storage's size in bytes, both nonzero."""
+    try:
+        address = t.data_ptr()
+        nbytes = t.untyped_storage().nbytes()
+    except (RuntimeError, NotImplementedError):  # a wrapper (vmap, grad) with no storage of its own
+        raise _wrapper_error() from None
+    if nbytes == 0:
+        raise _not_allocated("its storage has 0 bytes, as after untyped_storage().resize_(0)")
+    if address == 0:  # storage bytes but no address: a wrapper (functionalize)
+        raise _wrapper_error()
+    return address, nbytes
 
 
 def written(t: torch.Tensor) -> Callable[[], None]:

@@ -474,7 +474,7 @@ class _Batch:
             if 0 in shape:  # its fill warns that it is a no-op
                 self.each.append((p, fill, qual))
                 continue
-            dist, law = _law(fill)
+            dist, law = _LAWS.get(fill) or _law(fill)
             self.requests.append(_api.prepare_whole(name, address, shape, steps, dist, law, seed,
                                                     stream_for(qual), threads, known))  # fmt: skip
             self.tensors.append(p)
