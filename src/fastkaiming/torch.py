@@ -525,13 +525,17 @@ def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
 
 _UNINITIALIZED = _nn.parameter.UninitializedTensorMixin  # type: ignore[attr-defined]
 _PLAIN = _torch_intake.PLAIN  # torch.Tensor, nn.Parameter: never a DTensor
-_KINDS: dict[type, type] = {}  # module class -> the class rules apply to
+_TRANSFORMER = _nn.Transformer
+# module class -> (the class rules apply to, its rule or None, running statistics reset?)
+_CLASSES: dict[type, tuple[type, Rule | None, bool]] = {}
 
 
-def _kind(m: torch.nn.Module) -> type:
-    """_distributed.unwrapped_class(m), cached by type(m)."""
-    kind = _KINDS[type(m)] = _distributed.unwrapped_class(m)
-    return kind
+def _class_of(m: torch.nn.Module) -> tuple[type, Rule | None, bool]:
+    """_distributed.unwrapped_class(m), its rule and whether its running statistics are reset,
+    cached by type(m)."""
+    kind = _distributed.unwrapped_class(m)
+    found = _CLASSES[type(m)] = (kind, _RULES.get(kind), kind in _RUNNING_STATS)
+    return found
 
 
 def _unwritable(kind: str, name: str, t: torch.Tensor) -> str:
@@ -612,10 +616,10 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     problems: list[str] = []
     for mname, m in module.named_modules(prefix=prefix):
         own = m._parameters
-        kind = _KINDS.get(type(m)) or _kind(m)
-        if kind is _nn.Transformer:  # its _reset_parameters: xavier_uniform_ on every p.dim() > 1
+        kind, rule, stats = _CLASSES.get(type(m)) or _class_of(m)
+        if kind is _TRANSFORMER:  # its _reset_parameters: xavier_uniform_ on every p.dim() > 1
             xavier.update(id(p) for p in m.parameters() if p.dim() > 1)
-        if kind in _RUNNING_STATS and m.track_running_stats:
+        if stats and m.track_running_stats:
             for bname, value in (("running_mean", 0.0), ("running_var", 1.0), ("num_batches_tracked", 0)):
                 b = m._buffers.get(bname)
                 if b is None:
@@ -629,7 +633,6 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
                 constants.setdefault(value, []).append(b)
         if not own:
             continue
-        rule = _RULES.get(kind)
         claimed = rule(m) if rule is not None else _NO_RULE
         for pname, p in own.items():
             if p is None:
