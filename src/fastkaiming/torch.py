@@ -20,10 +20,12 @@ each parameter on its own stream derived from its qualified name.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -595,6 +597,28 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     ``check_seed=True`` first compares `seed` across the default process group (one all_gather;
     nothing to compare without one) and raises ValueError naming the ranks' seeds if they differ.
     """
+    with _gc_paused():
+        return _init_module(module, seed, prefix, unknown, threads, check_seed)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The automatic garbage collector off meanwhile (if it was on): init_module_'s lists hold
+    no cycles, and the collections their allocations trigger cost about 5 % of the call on
+    10,000 small parameters, a full one up to 0.1 s."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
+                 threads: int | None, check_seed: bool) -> torch.nn.Module:  # fmt: skip
+    """init_module_'s work (its warnings name init_module_'s caller)."""
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(prefix, str):
@@ -684,7 +708,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
             )
         if unknown == "skip":
             warnings.warn(f"init_module_ skipped {len(names)} parameters it has no rule for: "
-                          f"{_listed(names)}", UserWarning, stacklevel=2)  # fmt: skip
+                          f"{_listed(names)}", UserWarning, stacklevel=3)  # fmt: skip
 
     with torch.no_grad():
         if unknown == "reset":
@@ -702,7 +726,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
         batch.run()
     if unreset:
         warnings.warn(f"init_module_ left {len(unreset)} parameters that no rule and no reset "
-                      f"method covers: {_listed(unreset)}", UserWarning, stacklevel=2)  # fmt: skip
+                      f"method covers: {_listed(unreset)}", UserWarning, stacklevel=3)  # fmt: skip
     return module
 
 
