@@ -633,8 +633,8 @@ def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
     seen: set[int] = set()
     random: list[tuple[torch.Tensor, Fill, str, str]] = []  # (parameter, fill, module name, name)
     constants: dict[float, list[torch.Tensor]] = {}
-    unallocated = False  # a plain CPU tensor to set to a constant has no memory (raised below)
-    unplain: list[torch.Tensor] = []  # other tensors to set to a constant, checked below
+    plain_constants: list[torch.Tensor] = []  # plain CPU tensors to set to a constant
+    unplain: list[torch.Tensor] = []  # other tensors to set to a constant
     strangers: dict[str, tuple[torch.nn.Module, list[str]]] = {}  # module name -> unclaimed
     xavier: set[int] = set()  # under an nn.Transformer, more than one dimension
     problems: list[str] = []
@@ -652,8 +652,8 @@ def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
                     problems.append(_unwritable("buffer", f"{mname}.{bname}" if mname else bname, b))
                 elif type(b) not in _PLAIN or not b.is_cpu:
                     unplain.append(b)
-                elif not unallocated:
-                    unallocated = _unallocated(b)
+                else:
+                    plain_constants.append(b)
                 constants.setdefault(value, []).append(b)
         if not own:
             continue
@@ -678,8 +678,8 @@ def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
                 group.append(p)
                 if not plain:
                     unplain.append(p)
-                elif not unallocated:
-                    unallocated = _unallocated(p)
+                else:
+                    plain_constants.append(p)
             else:
                 random.append((p, fill, mname, pname))
     if problems:
@@ -689,7 +689,7 @@ def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
     batch: _Batch | None = _Batch(random, key, threads)
     for t in unplain:
         _check_writable(t, None)
-    if unallocated:
+    if _unallocated(plain_constants):
         raise ValueError(_UNALLOCATED)
     if seed is None and any(_distributed.is_dtensor(p) for p, _, _, _ in random):
         raise ValueError(
@@ -740,16 +740,17 @@ def _check_writable(t: torch.Tensor, qual: str | None) -> None:
         return
     if qual is not None:
         _memory(t, qual)
-    elif _unallocated(t):
+    elif _unallocated([t]):
         raise ValueError(_UNALLOCATED)
 
 
 _UNALLOCATED = "init_module_ cannot reset a tensor whose data is not allocated yet"
 
 
-def _unallocated(t: torch.Tensor) -> bool:
-    """True for a host tensor with elements whose storage does not hold its first one."""
-    return t.untyped_storage().nbytes() < (t.storage_offset() + 1) * t.itemsize and t.numel() > 0
+def _unallocated(tensors: list[torch.Tensor]) -> bool:
+    """True if a host tensor with elements has a storage that does not hold its first one."""
+    return any([t.untyped_storage().nbytes() < (t.storage_offset() + 1) * t.itemsize and t.numel() > 0
+                for t in tensors])  # fmt: skip
 
 
 def _memory(t: torch.Tensor, qual: str) -> tuple[str, int, tuple[int, ...], tuple[int, ...]]:
