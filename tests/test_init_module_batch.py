@@ -225,3 +225,14 @@ def test_warnings_name_the_caller():
     with pytest.warns(UserWarning, match="skipped 1 parameters") as caught:
         fki.init_module_(_Swapper(), seed=0, unknown="skip")
     assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize("name, stream", [
+    ("0.weight", 0xC65551011EE078E6),
+    ("encoder.layers.11.self_attn.in_proj_weight", 0x016837ADB3F3AC9C),
+    ("\u00e9", 0x2F19F3EF8BBF1ACB),
+])  # fmt: skip
+def test_stream_for_is_the_blake2b_of_the_name(name, stream):
+    """Known answers (0.2.0's stream_for), and hashlib's BLAKE2b-64 of the UTF-8 name."""
+    assert fki.stream_for(name) == stream
+    assert stream == int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
