@@ -7,7 +7,10 @@ Two regimes, each timed against calling reset_parameters() on every layer in the
 - many small parameters: 10,000 of them, where the per-parameter cost decides. "norms" is
   5,000 LayerNorm(64) (10,000 weight and bias vectors); "blocks" is 2,500 x (Linear(32, 32),
   LayerNorm(32)) (2,500 small Linear weights, 2,500 Linear biases, 5,000 LayerNorm vectors).
-  Target: init_module_ at least 3x faster than the reset loop.
+  Target: init_module_ at least 3x faster than the reset loop. init_module_ checks each tensor
+  once (about 2-3 us of torch attribute reads for a random fill, 0.5 us for a constant one, on
+  a shared Zen 4) and writes the random fills of CPU tensors in one binding call; the walk, the
+  checks and the stream names' hashes are what is left per parameter.
 
 Smoke mode (--benchmark-disable) uses tiny models.
 

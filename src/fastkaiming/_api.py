@@ -6,7 +6,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -59,12 +59,19 @@ _TRUNC = _core.DIST_TRUNC_NORMAL
 
 # (loc, scale, lo, hi, tail_a, tail_b, form) of the C core's fk_params
 Params = tuple[float, float, float, float, float, float, int]
+# A fill's parameters from (the whole tensor's shape, dtype name); checks what depends on them
+Law = Callable[[tuple[int, ...], str], Params]
+
+
+# A checked fill for _core.fill_batch: (address, shape, steps, itemsize, dtype code, dist,
+# *Params, seed, stream, block, phase, index_strides, threads)
+Request = tuple[object, ...]
 
 
 def _fill(
     tensor: T,
     dist: int,
-    params: Callable[[tuple[int, ...], str], Params],
+    params: Law,
     *,
     seed: object,
     stream: object,
@@ -97,13 +104,7 @@ def _fill(
     if array.size == 0:
         warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
         return tensor
-    loc, scale, lo, hi, tail_a, tail_b, form = params(where.shape, target.dtype)
-    limit = _checks.FLOAT_MAX.get(target.dtype)
-    if limit is not None and dist != _TRUNC:  # trunc normal bounds are rounded inwards instead
-        named = (("mean", loc), ("std", scale)) if dist == _NORMAL else (("a", lo), ("b", hi))
-        for name, value in named:
-            if abs(value) > limit:
-                raise ValueError(f"{name}={value!r} is out of range for {target.dtype}")
+    loc, scale, lo, hi, tail_a, tail_b, form = _checked_params(dist, params, where.shape, target.dtype)
     stream_id = stream() if callable(stream) else stream
     block, phase = divmod(first, per_block)
     try:
@@ -114,6 +115,43 @@ def _fill(
         if target.written is not None:  # also after a fill stopped part way (Ctrl-C)
             target.written()
     return tensor
+
+
+def _checked_params(dist: int, params: Law, shape: tuple[int, ...], dtype: str) -> Params:
+    """params(shape, dtype), whose mean and std (normal) or a and b (uniform) the dtype holds."""
+    values = params(shape, dtype)
+    limit = _checks.FLOAT_MAX.get(dtype)
+    if limit is not None and dist != _TRUNC:  # trunc normal bounds are rounded inwards instead
+        loc, scale, lo, hi = values[:4]
+        named = (("mean", loc), ("std", scale)) if dist == _NORMAL else (("a", lo), ("b", hi))
+        for name, value in named:
+            if abs(value) > limit:
+                raise ValueError(f"{name}={value!r} is out of range for {dtype}")
+    return values
+
+
+def prepare_whole(dtype: str, address: int, shape: tuple[int, ...], steps: tuple[int, ...], dist: int,
+                  params: Law, seed: int, stream: int, threads: int | None,
+                  known: dict[object, Any] | None = None) -> Request:  # fmt: skip
+    """The checked fill of a whole tensor with elements (dtype name, memory as
+    _torch_intake.memory gives it) from sample 0 of a valid (seed, stream), as _fill makes it:
+    for init_module_'s batch of fills. `known` keeps what depends only on (dist, params, shape,
+    dtype, threads) from one call to the next (many tensors of one shape and law)."""
+    key = (dist, params, shape, dtype, threads)
+    found = None if known is None else known.get(key)
+    if found is None:
+        values = _checked_params(dist, params, shape, dtype)
+        head = (_buffers.ITEMSIZE[dtype], _buffers._CODES[dtype], dist, *values)
+        found = (head, _checks.threads(threads, math.prod(shape)))
+        if known is not None:
+            known[key] = found
+    head, nthreads = found
+    return (address, shape, steps, *head, seed, stream, 0, 0, None, nthreads)
+
+
+def fill_batch(requests: list[Request]) -> None:
+    """Run checked Requests in order in one binding call (Ctrl-C stops it, as a fill)."""
+    _core.fill_batch(requests, _ISA, threading.current_thread() is threading.main_thread())  # type: ignore[arg-type]
 
 
 def _normal_params(mean: float, std: float) -> Params:
@@ -143,11 +181,17 @@ def normal_(
     any `threads`, any strides and any split of the buffer into pieces at matching offsets.
     `seed=None` draws a fresh seed from the OS. `dtype` is needed for raw byte buffers.
     """
+    return _fill(tensor, _NORMAL, normal_law(mean, std), seed=seed, stream=stream, offset=offset,
+                 threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
+
+
+def normal_law(mean: float, std: float) -> Law:
+    """normal_'s parameters, `mean` and `std` checked now."""
     m = _checks.real("mean", mean)
     s = _checks.real("std", std, nonnegative=True)
-    return _fill(tensor, _NORMAL, lambda shape, name: _normal_params(m, s), seed=seed, stream=stream,
-                 offset=offset, threads=threads, dtype=dtype,
-                 global_shape=global_shape, block_start=block_start)  # fmt: skip
+    params = _normal_params(m, s)
+    return lambda shape, name: params
 
 
 def uniform_(
@@ -168,13 +212,19 @@ def uniform_(
     Samples are a + (b - a) * (v + 1) / 2 for v uniform on the 2^24 (float32) or 2^53
     (float64) odd multiples of the grid step in (-1, 1), rounded once and clamped to [a, b].
     """
+    return _fill(tensor, _UNIFORM, uniform_law(a, b), seed=seed, stream=stream, offset=offset,
+                 threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
+
+
+def uniform_law(a: float, b: float) -> Law:
+    """uniform_'s parameters, `a` and `b` checked now."""
     lo = _checks.real("a", a)
     hi = _checks.real("b", b)
     if lo > hi:
         raise ValueError(f"uniform_ expects a <= b, got a={lo!r}, b={hi!r}")
-    return _fill(tensor, _UNIFORM, lambda shape, name: _uniform_params(lo, hi), seed=seed,
-                 stream=stream, offset=offset, threads=threads, dtype=dtype,
-                 global_shape=global_shape, block_start=block_start)  # fmt: skip
+    params = _uniform_params(lo, hi)
+    return lambda shape, name: params
 
 
 def _phi(x: float) -> float:

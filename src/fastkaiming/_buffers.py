@@ -8,7 +8,7 @@ names the dtype or kind in the caller's terms.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import NamedTuple
 
@@ -163,10 +163,10 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
         if dt.kind not in _BUFFER_KINDS or dt.type.__module__ != "numpy" or dt.names is not None:
             raise _unsupported(numpy_name(dt), supported)
     elif isinstance(tensor, getattr(sys.modules.get("torch"), "Tensor", ())):  # torch is imported
-        target: Target = (_torch_intake or _load_torch_intake()).target(tensor, dtype, supported)
-        # contiguous: no two elements share memory (as for the NumPy fast path above)
-        contiguous = tensor.is_contiguous()  # type: ignore[attr-defined]
-        return target if contiguous and target.array.ndim <= _core.MAX_NDIM else _checked(target)
+        intake = _torch_intake or _load_torch_intake()
+        name, address, shape, steps = intake.memory(tensor, dtype, supported)
+        memory = _core.HostMemory(tensor, address, shape, steps, ITEMSIZE[name])
+        return Target(memory, name, _CODES[name], intake.written(tensor))
     elif hasattr(tensor, "__dlpack__") and hasattr(tensor, "__dlpack_device__"):
         try:
             memoryview(tensor)  # type: ignore[arg-type]
@@ -223,7 +223,12 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
 def _checked(target: Target) -> Target:
     """Dimension count and overlap, for every kind of buffer."""
     array = target.array
-    if array.ndim > _core.MAX_NDIM:
-        raise ValueError(f"tensor has {array.ndim} dimensions; at most {_core.MAX_NDIM} are supported")
-    _checks.no_overlap(array.shape, array.strides, array.itemsize)
+    check_layout(array.ndim, array.shape, array.strides, array.itemsize)
     return target
+
+
+def check_layout(ndim: int, shape: Sequence[int], strides: Sequence[int], itemsize: int) -> None:
+    """Dimension count and overlap (strides in bytes)."""
+    if ndim > _core.MAX_NDIM:
+        raise ValueError(f"tensor has {ndim} dimensions; at most {_core.MAX_NDIM} are supported")
+    _checks.no_overlap(shape, strides, itemsize)

@@ -39,6 +39,10 @@ def fill(
     main_thread: bool,
 ) -> None: ...
 
+def fill_batch(requests: list[tuple[object, ...]], isa: int, main_thread: bool) -> None:
+    """Each request: (address, shape, steps, itemsize), then fill()'s arguments from dtype to
+    threads."""
+
 class DLView:
     """A DLPack export seen through the buffer protocol (see _core.pyx)."""
 

@@ -57,11 +57,8 @@ def fill(object buf, int dtype, int dist, double loc, double scale, double lo, d
     On the main thread the fill polls for signals, so Ctrl-C stops it with KeyboardInterrupt.
     """
     cdef Py_buffer view
-    cdef fk_request req
     cdef int64_t shape[FK_MAX_NDIM]
     cdef int64_t strides[FK_MAX_NDIM]
-    cdef int64_t istrides[FK_MAX_NDIM]
-    cdef fk_status status
     cdef int d
     PyObject_GetBuffer(buf, &view, PyBUF_STRIDES | PyBUF_WRITABLE)
     try:
@@ -70,47 +67,87 @@ def fill(object buf, int dtype, int dist, double loc, double scale, double lo, d
         for d in range(view.ndim):
             shape[d] = view.shape[d]
             strides[d] = view.strides[d]
-        req.index_strides = NULL
-        if index_strides is not None:
-            if len(index_strides) != view.ndim:
-                raise ValueError("index_strides must give one step per axis")
-            for d in range(view.ndim):
-                istrides[d] = index_strides[d]
-            req.index_strides = istrides
-        req.data = view.buf
-        req.ndim = view.ndim
-        req.shape = shape
-        req.strides = strides
-        req.dtype = <fk_dtype>dtype
-        req.dist = <fk_dist>dist
-        req.params.loc = loc
-        req.params.scale = scale
-        req.params.lo = lo
-        req.params.hi = hi
-        req.params.tail_a = tail_a
-        req.params.tail_b = tail_b
-        req.params.form = form
-        req.start.key[0] = <uint32_t>seed
-        req.start.key[1] = <uint32_t>(seed >> 32)
-        req.start.stream = stream
-        req.start.block = block
-        req.start.phase = phase
-        req.threads = threads
-        req.isa = isa
-        req.interrupted = NULL
-        if main_thread:
-            req.interrupted = _signal_pending
-        req.interrupt_ctx = NULL
-        with nogil:
-            status = fk_fill(&req)
+        _fill_one(view.buf, view.ndim, shape, strides, dtype, dist, loc, scale, lo, hi, tail_a,
+                  tail_b, form, seed, stream, block, phase, index_strides, threads, isa, main_thread)
     finally:
         PyBuffer_Release(&view)
+
+
+def fill_batch(list requests, int isa, bint main_thread):
+    """Run fills in order, each request a tuple (address, shape, steps, itemsize, then fill()'s
+    arguments from dtype to threads): `shape` and `steps` (strides in items) of the memory at
+    `address`, which the caller has checked and keeps alive. Stops at the first that raises
+    (Ctrl-C included)."""
+    cdef int64_t shape[FK_MAX_NDIM]
+    cdef int64_t strides[FK_MAX_NDIM]
+    cdef size_t address
+    cdef Py_ssize_t itemsize
+    cdef int d, ndim, dtype, dist, form, threads
+    cdef double loc, scale, lo, hi, tail_a, tail_b
+    cdef uint64_t seed, stream, block
+    cdef uint32_t phase
+    cdef tuple request
+    for request in requests:
+        (address, dims, steps, itemsize, dtype, dist, loc, scale, lo, hi, tail_a, tail_b, form,
+         seed, stream, block, phase, index_strides, threads) = request
+        ndim = len(dims)
+        if ndim > FK_MAX_NDIM or len(steps) != ndim:
+            raise ValueError(f"shape and steps must have the same length, at most {FK_MAX_NDIM}")
+        for d in range(ndim):
+            shape[d] = dims[d]
+            strides[d] = steps[d] * itemsize
+        _fill_one(<void *>address, ndim, shape, strides, dtype, dist, loc, scale, lo, hi, tail_a,
+                  tail_b, form, seed, stream, block, phase, index_strides, threads, isa, main_thread)
+
+
+cdef int _fill_one(void *data, int ndim, int64_t *shape, int64_t *strides, int dtype, int dist,
+                   double loc, double scale, double lo, double hi, double tail_a, double tail_b,
+                   int form, uint64_t seed, uint64_t stream, uint64_t block, uint32_t phase,
+                   object index_strides, int threads, int isa, bint main_thread) except -1:
+    cdef fk_request req
+    cdef int64_t istrides[FK_MAX_NDIM]
+    cdef fk_status status
+    cdef int d
+    req.index_strides = NULL
+    if index_strides is not None:
+        if len(index_strides) != ndim:
+            raise ValueError("index_strides must give one step per axis")
+        for d in range(ndim):
+            istrides[d] = index_strides[d]
+        req.index_strides = istrides
+    req.data = data
+    req.ndim = ndim
+    req.shape = shape
+    req.strides = strides
+    req.dtype = <fk_dtype>dtype
+    req.dist = <fk_dist>dist
+    req.params.loc = loc
+    req.params.scale = scale
+    req.params.lo = lo
+    req.params.hi = hi
+    req.params.tail_a = tail_a
+    req.params.tail_b = tail_b
+    req.params.form = form
+    req.start.key[0] = <uint32_t>seed
+    req.start.key[1] = <uint32_t>(seed >> 32)
+    req.start.stream = stream
+    req.start.block = block
+    req.start.phase = phase
+    req.threads = threads
+    req.isa = isa
+    req.interrupted = NULL
+    if main_thread:
+        req.interrupted = _signal_pending
+    req.interrupt_ctx = NULL
+    with nogil:
+        status = fk_fill(&req)
     if status == FK_EINTR:
         _raise_pending()
     if status == FK_EISA:
         raise ValueError("the requested kernel is not available on this CPU")
     if status != FK_OK:
         raise ValueError("invalid fill request (internal error: please report it)")
+    return 0
 
 
 # ---- DLPack ---------------------------------------------------------------------------------

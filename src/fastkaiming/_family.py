@@ -10,6 +10,7 @@ from ._api import (
     _NORMAL,
     _TRUNC,
     _UNIFORM,
+    Law,
     Params,
     _fill,
     _normal_params,
@@ -166,13 +167,20 @@ def xavier_normal_(
     dtype: object = None,
 ) -> T:
     """torch.nn.init.xavier_normal_: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    return _fill(tensor, _NORMAL, xavier_normal_law(gain, fan_in, fan_out, in_axis, out_axis),
+                 seed=seed, stream=stream, offset=offset, threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
+
+
+def xavier_normal_law(gain: float = 1.0, fan_in: int | None = None, fan_out: int | None = None,
+                      in_axis: int = 1, out_axis: int = 0) -> Law:  # fmt: skip
+    """xavier_normal_'s parameters from the shape; the arguments checked now."""
     std = _xavier_std(gain, fan_in, fan_out, in_axis, out_axis)
 
     def params(shape: tuple[int, ...], name: str) -> Params:
         return _normal_params(0.0, _checks.representable("std", std(shape), name, f"gain={gain!r}"))
 
-    return _fill(tensor, _NORMAL, params, seed=seed, stream=stream, offset=offset, threads=threads,
-                 dtype=dtype, global_shape=global_shape, block_start=block_start)  # fmt: skip
+    return params
 
 
 def xavier_uniform_(
@@ -192,6 +200,14 @@ def xavier_uniform_(
     dtype: object = None,
 ) -> T:
     """torch.nn.init.xavier_uniform_: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    return _fill(tensor, _UNIFORM, xavier_uniform_law(gain, fan_in, fan_out, in_axis, out_axis),
+                 seed=seed, stream=stream, offset=offset, threads=threads, dtype=dtype,
+                 global_shape=global_shape, block_start=block_start)  # fmt: skip
+
+
+def xavier_uniform_law(gain: float = 1.0, fan_in: int | None = None, fan_out: int | None = None,
+                       in_axis: int = 1, out_axis: int = 0) -> Law:  # fmt: skip
+    """xavier_uniform_'s parameters from the shape; the arguments checked now."""
     std = _xavier_std(gain, fan_in, fan_out, in_axis, out_axis)
 
     def params(shape: tuple[int, ...], name: str) -> Params:
@@ -199,5 +215,4 @@ def xavier_uniform_(
         _checks.representable("the bound", bound, name, f"gain={gain!r}")
         return _uniform_params(-bound, bound)
 
-    return _fill(tensor, _UNIFORM, params, seed=seed, stream=stream, offset=offset, threads=threads,
-                 dtype=dtype, global_shape=global_shape, block_start=block_start)  # fmt: skip
+    return params

@@ -19,9 +19,12 @@ _NAMES = {torch.float16: "float16", torch.float32: "float32", torch.float64: "fl
           torch.bfloat16: "bfloat16", torch.uint32: "uint32"}  # fmt: skip
 _ITEMSIZE = {name: _buffers.ITEMSIZE[name] for name in _NAMES.values()}
 # Exactly these classes are plain tensors (torch.nn.Buffer(t) returns a torch.Tensor).
-_PLAIN = {torch.Tensor, torch.nn.Parameter}
+PLAIN = frozenset((torch.Tensor, torch.nn.Parameter))
 _SPARSE = {torch.sparse_coo, torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc}
 _increment_version = torch.autograd.graph.increment_version
+_MAX_NDIM = _core.MAX_NDIM
+# A checked tensor's memory: (dtype name, address, shape, strides in items)
+Memory = tuple[str, int, tuple[int, ...], tuple[int, ...]]
 
 
 def _supported(supported: tuple[str, ...]) -> str:
@@ -109,56 +112,72 @@ def _not_allocated(why: str) -> ValueError:
     )
 
 
-def target(t: torch.Tensor, dtype: object, supported: tuple[str, ...]) -> _buffers.Target:
-    """Check the torch tensor `t`; return a Target over its memory. Writes nothing."""
+def memory(t: torch.Tensor, dtype: object, supported: tuple[str, ...] = _buffers.FLOAT_DTYPES) -> Memory:
+    """Check the torch tensor `t` (overlap included); return where its memory is. Writes nothing."""
     try:
-        return _target(t, dtype, supported)
+        if type(t) not in PLAIN:
+            raise _subclass_error(t)
+        if t.layout is not torch.strided or not t.is_cpu or t.is_quantized or t.is_nested:
+            raise _kind_error(t) or TypeError(f"tensor of kind {t.layout} cannot be filled")
+        name = _NAMES.get(t.dtype)
+        if name not in supported:
+            raise TypeError(
+                f"tensor has unsupported dtype {t.dtype}; supported dtypes: {_supported(supported)}"
+            )
+        if dtype is not None:
+            _buffers.check_match(dtype, name, supported, f"torch.{name}")  # type: ignore[arg-type]
+        if t.is_neg() or t.is_conj() or t._is_zerotensor():
+            raise _flag_error(t)
+        shape = t.shape
+        steps = t.stride()
+        itemsize = _ITEMSIZE[name]  # type: ignore[index]
+        # contiguous: no two elements share memory, and the last is numel - 1 items after the first
+        contiguous = t.is_contiguous()
+        address = 0
+        if 0 not in shape:
+            address, nbytes = _storage(t)
+            if contiguous:
+                end = t.storage_offset() * itemsize + t.nbytes
+            else:
+                last = t.storage_offset()
+                for n, s in zip(shape, steps, strict=True):
+                    last += (n - 1) * s
+                end = (last + 1) * itemsize
+            if end > nbytes:
+                raise ValueError(
+                    f"tensor's view ends at byte {end} of its storage, which has only "
+                    f"{nbytes} bytes (resized under it?): fill a tensor whose storage holds it"
+                )
+        if not contiguous or len(shape) > _MAX_NDIM:
+            _buffers.check_layout(len(shape), shape, [s * itemsize for s in steps], itemsize)
     except (RuntimeError, NotImplementedError, BufferError, OverflowError) as exc:  # torch's own
         raise TypeError(
             f"tensor ({type(t).__name__}) could not be inspected: {type(exc).__name__}: {exc}; "
             "fastkaiming fills dense CPU tensors that own their memory"
         ) from None
+    return name, address, shape, steps  # type: ignore[return-value]
 
 
-def _target(t: torch.Tensor, dtype: object, supported: tuple[str, ...]) -> _buffers.Target:
-    if type(t) not in _PLAIN:
-        raise _subclass_error(t)
-    if t.layout is not torch.strided or not t.is_cpu or t.is_quantized or t.is_nested:
-        raise _kind_error(t) or TypeError(f"tensor of kind {t.layout} cannot be filled")
-    name = _NAMES.get(t.dtype)
-    if name not in supported:
-        raise TypeError(f"tensor has unsupported dtype {t.dtype}; supported dtypes: {_supported(supported)}")
-    if dtype is not None:
-        _buffers.check_match(dtype, name, supported, f"torch.{name}")  # type: ignore[arg-type]
-    if t.is_neg() or t.is_conj() or t._is_zerotensor():
-        raise _flag_error(t)
-    itemsize = _ITEMSIZE[name]  # type: ignore[index]
-    shape = t.shape
-    steps = t.stride()
-    address = 0
-    if 0 not in shape:
-        try:
-            address = t.data_ptr()
-            nbytes = t.untyped_storage().nbytes()
-        except (RuntimeError, NotImplementedError):  # a wrapper (vmap, grad) with no storage of its own
-            raise _wrapper_error() from None
-        if nbytes == 0:
-            raise _not_allocated("its storage has 0 bytes, as after untyped_storage().resize_(0)")
-        if address == 0:  # storage bytes but no address: a wrapper (functionalize)
-            raise _wrapper_error()
-        last = t.storage_offset()
-        for n, s in zip(shape, steps, strict=True):
-            last += (n - 1) * s
-        if (last + 1) * itemsize > nbytes:
-            raise ValueError(
-                f"tensor's view ends at byte {(last + 1) * itemsize} of its storage, which has only "
-                f"{nbytes} bytes (resized under it?): fill a tensor whose storage holds it"
-            )
-    memory = _core.HostMemory(t, address, shape, steps, itemsize)
-    return _buffers.Target(memory, name, _buffers._CODES[name], _written(t))  # type: ignore[arg-type]
+def _storage(t: torch.Tensor) -> tuple[int, int]:
+    """The address of t's first element and its storage's size in bytes, both nonzero."""
+    try:
+        address = t.data_ptr()
+        nbytes = t.untyped_storage().nbytes()
+    except (RuntimeError, NotImplementedError):  # a wrapper (vmap, grad) with no storage of its own
+        raise _wrapper_error() from None
+    if nbytes == 0:
+        raise _not_allocated("its storage has 0 bytes, as after untyped_storage().resize_(0)")
+    if address == 0:  # storage bytes but no address: a wrapper (functionalize)
+        raise _wrapper_error()
+    return address, nbytes
 
 
-def _written(t: torch.Tensor) -> Callable[[], None]:
-    """After the write: bump the autograd version, as torch's in-place ops do, so that a
+def written(t: torch.Tensor) -> Callable[[], None]:
+    """To call after the write: bump the autograd version, as torch's in-place ops do, so that a
     backward() through a value saved before the fill raises instead of using the new one."""
     return lambda: _increment_version(t)
+
+
+def all_written(tensors: list[torch.Tensor]) -> None:
+    """After writing `tensors`: bump their autograd versions (one call for all), as written()."""
+    _increment_version(tensors)

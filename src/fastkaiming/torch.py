@@ -20,16 +20,18 @@ each parameter on its own stream derived from its qualified name.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import _api, _buffers, _checks, _distributed, _family
+from . import _api, _checks, _distributed, _family, _torch_intake
 from ._blocks import stream_for
 from ._fans import calculate_gain, compute_fans, kaiming_std
 
@@ -402,27 +404,96 @@ _RUNNING_STATS = frozenset((_nn.BatchNorm1d, _nn.BatchNorm2d, _nn.BatchNorm3d, _
 _FLOATS = frozenset((torch.float16, torch.bfloat16, torch.float32, torch.float64))
 
 
+_LAWS: dict[Fill, tuple[int, _api.Law]] = {}
+
+
+def _law(fill: Fill) -> tuple[int, _api.Law]:
+    """The distribution and parameters of a random fill, as its public fill's (cached)."""
+    law = _LAWS.get(fill)
+    if law is None:
+        kind, arg = fill
+        if kind == "uniform":
+            law = (_api._UNIFORM, _api.uniform_law(-arg, arg))
+        elif kind == "xavier_uniform":
+            law = (_api._UNIFORM, _family.xavier_uniform_law(arg))
+        elif kind == "xavier_normal":
+            law = (_api._NORMAL, _family.xavier_normal_law(arg))
+        else:  # embedding: N(0, 1), padding row zero
+            law = (_api._NORMAL, _api.normal_law(0.0, 1.0))
+        if len(_LAWS) >= 4096:  # one entry per distinct bound: a bound, not a leak
+            _LAWS.clear()
+        _LAWS[fill] = law
+    return law
+
+
 def _fill_random(p: torch.Tensor, fill: Fill, seed: int, stream: int, threads: int | None) -> None:
-    kind, arg = fill
-    if kind == "uniform":
-        _api.uniform_(p, -arg, arg, seed=seed, stream=stream, threads=threads)
-    elif kind == "xavier_uniform":
-        _family.xavier_uniform_(p, arg, seed=seed, stream=stream, threads=threads)
-    elif kind == "xavier_normal":
-        _family.xavier_normal_(p, arg, seed=seed, stream=stream, threads=threads)
-    else:  # embedding: N(0, 1), padding row zero
-        _api.normal_(p, seed=seed, stream=stream, threads=threads)
-        if arg is None:
-            return
-        if not _distributed.is_dtensor(p):
-            p[arg].fill_(0)
-            return
-        # indexing a DTensor on a sharded dim would zero a redistributed copy
-        local, blocks = _distributed.shard_blocks(p)
-        for index, start in blocks:
-            block = local[index]
-            if start[0] <= arg < start[0] + block.shape[0]:
-                block[arg - start[0]].fill_(0)
+    """One fill, as uniform_(p, -bound, bound), xavier_*_(p, gain) or normal_(p) would do it."""
+    dist, law = _law(fill)
+    _api._fill(p, dist, law, seed=seed, stream=stream, offset=0, threads=threads, dtype=None)
+    if fill[0] == "embedding" and fill[1] is not None:
+        _zero_row(p, fill[1])
+
+
+def _zero_row(p: torch.Tensor, row: int) -> None:
+    """An Embedding's padding row set to zero."""
+    if not _distributed.is_dtensor(p):
+        p[row].fill_(0)
+        return
+    # indexing a DTensor on a sharded dim would zero a redistributed copy
+    local, blocks = _distributed.shard_blocks(p)
+    for index, start in blocks:
+        block = local[index]
+        if start[0] <= row < start[0] + block.shape[0]:
+            block[row - start[0]].fill_(0)
+
+
+class _Batch:
+    """init_module_'s random fills, checked: those of plain CPU tensors as one batch (one
+    binding call), the others (DTensors, CUDA tensors, no elements) fill by fill."""
+
+    def __init__(self, random: list[tuple[torch.Tensor, Fill, str, str]], seed: int,
+                 threads: int | None) -> None:  # fmt: skip
+        self.requests: list[_api.Request] = []
+        self.tensors: list[torch.Tensor] = []  # those of the requests
+        self.padded: list[tuple[torch.Tensor, int]] = []  # (Embedding weight, padding row)
+        self.each: list[tuple[torch.Tensor, Fill, str]] = []
+        self.seed = seed
+        self.threads = threads
+        known: dict[Any, Any] = {}  # for prepare_whole: parameters of one law, shape and dtype
+        for p, fill, mname, pname in random:
+            qual = f"{mname}.{pname}" if mname else pname
+            plain = type(p) in _PLAIN and p.is_cpu
+            if p.dtype not in _FLOATS or not (plain or p.is_cpu or p.is_cuda):
+                raise TypeError(
+                    f"init_module_ fills '{qual}' at random, which needs a CPU or CUDA float16, "
+                    f"bfloat16, float32 or float64 tensor; got {p.dtype} on {p.device}"
+                )
+            if not plain:  # DTensor, CUDA tensor; another subclass raises
+                _check_writable(p, qual)
+                self.each.append((p, fill, qual))
+                continue
+            name, address, shape, steps = _memory(p, qual)
+            if 0 in shape:  # its fill warns that it is a no-op
+                self.each.append((p, fill, qual))
+                continue
+            dist, law = _LAWS.get(fill) or _law(fill)
+            self.requests.append(_api.prepare_whole(name, address, shape, steps, dist, law, seed,
+                                                    stream_for(qual), threads, known))  # fmt: skip
+            self.tensors.append(p)
+            if fill[0] == "embedding" and fill[1] is not None:
+                self.padded.append((p, fill[1]))
+
+    def run(self) -> None:
+        """Write: the batch (the tensors are held by self.tensors meanwhile), then the others."""
+        try:
+            _api.fill_batch(self.requests)
+        finally:  # also after a batch stopped part way (Ctrl-C)
+            if self.tensors:
+                _torch_intake.all_written(self.tensors)
+        for p, row in self.padded:
+            _zero_row(p, row)
+        for p, fill, qual in self.each:
+            _fill_random(p, fill, self.seed, stream_for(qual), self.threads)
 
 
 def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
@@ -434,7 +505,7 @@ def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
     """
     for value, group in tensors.items():
         # DTensors (FSDP2, TP): torch has no DTensor rule for _foreach_copy_ from a plain tensor
-        sharded = [t for t in group if _distributed.is_dtensor(t)]
+        sharded = [t for t in group if type(t) not in _PLAIN and _distributed.is_dtensor(t)]
         for t in sharded:
             t.fill_(value)
         if sharded:
@@ -455,6 +526,18 @@ def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
 
 
 _UNINITIALIZED = _nn.parameter.UninitializedTensorMixin  # type: ignore[attr-defined]
+_PLAIN = _torch_intake.PLAIN  # torch.Tensor, nn.Parameter: never a DTensor
+_TRANSFORMER = _nn.Transformer
+# module class -> (the class rules apply to, its rule or None, running statistics reset?)
+_CLASSES: dict[type, tuple[type, Rule | None, bool]] = {}
+
+
+def _class_of(m: torch.nn.Module) -> tuple[type, Rule | None, bool]:
+    """_distributed.unwrapped_class(m), its rule and whether its running statistics are reset,
+    cached by type(m)."""
+    kind = _distributed.unwrapped_class(m)
+    found = _CLASSES[type(m)] = (kind, _RULES.get(kind), kind in _RUNNING_STATS)
+    return found
 
 
 def _unwritable(kind: str, name: str, t: torch.Tensor) -> str:
@@ -514,6 +597,28 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     ``check_seed=True`` first compares `seed` across the default process group (one all_gather;
     nothing to compare without one) and raises ValueError naming the ranks' seeds if they differ.
     """
+    with _gc_paused():
+        return _init_module(module, seed, prefix, unknown, threads, check_seed)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The automatic garbage collector off meanwhile (if it was on): init_module_'s lists hold
+    no cycles, and the collections their allocations trigger cost about 5 % of the call on
+    10,000 small parameters, a full one up to 0.1 s."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
+                 threads: int | None, check_seed: bool) -> torch.nn.Module:  # fmt: skip
+    """init_module_'s work (its warnings name init_module_'s caller)."""
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(prefix, str):
@@ -526,24 +631,30 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
         _checks.threads(threads)
 
     seen: set[int] = set()
-    random: list[tuple[torch.Tensor, Fill, str]] = []  # (parameter, fill, qualified name)
+    random: list[tuple[torch.Tensor, Fill, str, str]] = []  # (parameter, fill, module name, name)
     constants: dict[float, list[torch.Tensor]] = {}
+    plain_constants: list[torch.Tensor] = []  # plain CPU tensors to set to a constant
+    unplain: list[torch.Tensor] = []  # other tensors to set to a constant
     strangers: dict[str, tuple[torch.nn.Module, list[str]]] = {}  # module name -> unclaimed
     xavier: set[int] = set()  # under an nn.Transformer, more than one dimension
     problems: list[str] = []
     for mname, m in module.named_modules(prefix=prefix):
         own = m._parameters
-        kind = _distributed.unwrapped_class(m)
-        if kind is _nn.Transformer:  # its _reset_parameters: xavier_uniform_ on every p.dim() > 1
+        kind, rule, stats = _CLASSES.get(type(m)) or _class_of(m)
+        if kind is _TRANSFORMER:  # its _reset_parameters: xavier_uniform_ on every p.dim() > 1
             xavier.update(id(p) for p in m.parameters() if p.dim() > 1)
-        rule = _RULES.get(kind)
-        if kind in _RUNNING_STATS and m.track_running_stats:
+        if stats and m.track_running_stats:
             for bname, value in (("running_mean", 0.0), ("running_var", 1.0), ("num_batches_tracked", 0)):
                 b = m._buffers.get(bname)
-                if b is not None:
-                    if b.is_meta or isinstance(b, _UNINITIALIZED):
-                        problems.append(_unwritable("buffer", f"{mname}.{bname}" if mname else bname, b))
-                    constants.setdefault(value, []).append(b)
+                if b is None:
+                    continue
+                if b.is_meta or isinstance(b, _UNINITIALIZED):
+                    problems.append(_unwritable("buffer", f"{mname}.{bname}" if mname else bname, b))
+                elif type(b) not in _PLAIN or not b.is_cpu:
+                    unplain.append(b)
+                else:
+                    plain_constants.append(b)
+                constants.setdefault(value, []).append(b)
         if not own:
             continue
         claimed = rule(m) if rule is not None else _NO_RULE
@@ -555,27 +666,32 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
                 continue
             seen.add(pid)
             fill = _XAVIER if xavier and pid in xavier else claimed.get(pname)
-            if p.is_meta or isinstance(p, _UNINITIALIZED):
+            plain = type(p) in _PLAIN and p.is_cpu  # a plain CPU tensor: neither meta nor lazy
+            if not plain and (p.is_meta or isinstance(p, _UNINITIALIZED)):
                 problems.append(_unwritable("parameter", f"{mname}.{pname}" if mname else pname, p))
             elif fill is None:
                 strangers.setdefault(mname, (m, []))[1].append(f"{mname}.{pname}" if mname else pname)
             elif fill[0] == "const":
-                constants.setdefault(fill[1], []).append(p)
+                group = constants.get(fill[1])
+                if group is None:
+                    group = constants[fill[1]] = []
+                group.append(p)
+                if not plain:
+                    unplain.append(p)
+                else:
+                    plain_constants.append(p)
             else:
-                random.append((p, fill, f"{mname}.{pname}" if mname else pname))
+                random.append((p, fill, mname, pname))
     if problems:
         raise ValueError(f"init_module_ cannot initialize this module: {problems[0]}"
                          + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))  # fmt: skip
 
-    for p, _, qual in random:
-        if p.dtype not in _FLOATS or not (p.is_cpu or p.is_cuda):
-            raise TypeError(f"init_module_ fills '{qual}' at random, which needs a CPU or CUDA float16, "
-                            f"bfloat16, float32 or float64 tensor; got {p.dtype} on {p.device}")  # fmt: skip
-        _check_writable(p, qual)
-    for group in constants.values():
-        for t in group:
-            _check_writable(t, None)
-    if seed is None and any(_distributed.is_dtensor(p) for p, _, _ in random):
+    batch: _Batch | None = _Batch(random, key, threads)
+    for t in unplain:
+        _check_writable(t, None)
+    if _unallocated(plain_constants):
+        raise ValueError(_UNALLOCATED)
+    if seed is None and any(_distributed.is_dtensor(p) for p, _, _, _ in random):
         raise ValueError(
             "init_module_ on a sharded model (DTensor parameters) needs seed=, the same on every "
             "rank: seed=None would draw a different seed from the OS on each rank"
@@ -592,7 +708,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
             )
         if unknown == "skip":
             warnings.warn(f"init_module_ skipped {len(names)} parameters it has no rule for: "
-                          f"{_listed(names)}", UserWarning, stacklevel=2)  # fmt: skip
+                          f"{_listed(names)}", UserWarning, stacklevel=3)  # fmt: skip
 
     with torch.no_grad():
         if unknown == "reset":
@@ -603,12 +719,14 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
                     unreset += qs
                 else:
                     reset()
+                    batch = None  # a reset may replace any tensor: checked again below
+        if batch is None:
+            batch = _Batch(random, key, threads)
         _set_constants(constants)
-        for p, fill, qual in random:
-            _fill_random(p, fill, key, stream_for(qual), threads)
+        batch.run()
     if unreset:
         warnings.warn(f"init_module_ left {len(unreset)} parameters that no rule and no reset "
-                      f"method covers: {_listed(unreset)}", UserWarning, stacklevel=2)  # fmt: skip
+                      f"method covers: {_listed(unreset)}", UserWarning, stacklevel=3)  # fmt: skip
     return module
 
 
@@ -621,12 +739,26 @@ def _check_writable(t: torch.Tensor, qual: str | None) -> None:
     if t.is_cuda:
         return
     if qual is not None:
-        try:
-            _buffers.as_target(t, None)
-        except (TypeError, ValueError) as e:
-            raise type(e)(f"init_module_ cannot fill '{qual}': {e}") from None
-    elif t.numel() and t.untyped_storage().nbytes() < (t.storage_offset() + 1) * t.element_size():
-        raise ValueError("init_module_ cannot reset a tensor whose data is not allocated yet")
+        _memory(t, qual)
+    elif _unallocated([t]):
+        raise ValueError(_UNALLOCATED)
+
+
+_UNALLOCATED = "init_module_ cannot reset a tensor whose data is not allocated yet"
+
+
+def _unallocated(tensors: list[torch.Tensor]) -> bool:
+    """True if a host tensor with elements has a storage that does not hold its first one."""
+    return any([t.untyped_storage().nbytes() < (t.storage_offset() + 1) * t.itemsize and t.numel() > 0
+                for t in tensors])  # fmt: skip
+
+
+def _memory(t: torch.Tensor, qual: str) -> tuple[str, int, tuple[int, ...], tuple[int, ...]]:
+    """The tensor `t`'s memory, checked as a fill checks it (_torch_intake.memory)."""
+    try:
+        return _torch_intake.memory(t, None)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"init_module_ cannot fill '{qual}': {e}") from None
 
 
 def _describe(strangers: dict[str, tuple[torch.nn.Module, list[str]]]) -> str:
