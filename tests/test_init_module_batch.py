@@ -204,23 +204,6 @@ def test_fill_batch_refuses_a_malformed_request():
         _core.fill_batch([request], _core.ISA_AUTO, False)
 
 
-def test_the_garbage_collector_is_left_as_it_was():
-    import gc
-
-    assert gc.isenabled()
-    fki.init_module_(nn.Linear(2, 2), seed=0)
-    assert gc.isenabled()
-    with pytest.raises(TypeError, match="no rule"):
-        fki.init_module_(_Swapper(), seed=0)
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        fki.init_module_(nn.Linear(2, 2), seed=0)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
 def test_warnings_name_the_caller():
     with pytest.warns(UserWarning, match="skipped 1 parameters") as caught:
         fki.init_module_(_Swapper(), seed=0, unknown="skip")

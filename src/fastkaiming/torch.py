@@ -20,12 +20,10 @@ each parameter on its own stream derived from its qualified name.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -597,23 +595,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     ``check_seed=True`` first compares `seed` across the default process group (one all_gather;
     nothing to compare without one) and raises ValueError naming the ranks' seeds if they differ.
     """
-    with _gc_paused():
-        return _init_module(module, seed, prefix, unknown, threads, check_seed)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The automatic garbage collector off meanwhile (if it was on): init_module_'s lists hold
-    no cycles, and the collections their allocations trigger cost about 5 % of the call on
-    10,000 small parameters, a full one up to 0.1 s."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    return _init_module(module, seed, prefix, unknown, threads, check_seed)
 
 
 def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
