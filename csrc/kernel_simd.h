@@ -609,9 +609,14 @@ FK_INLINE void trunc_f32_vectors(void *out, const fk_vi *x, int n, const fk_ctx_
         for (int j = 0; j < nb; j++)
             t[j] = trunc_t_f32_v(x[b + j], f, &sstd[j]);
         trunc_central_f32_vn(g, lw, t, nb);
+        fk_vf least = lw[0]; /* one test for the block: does any lane need a tail polynomial? */
+#pragma GCC unroll 16
+        for (int j = 1; j < nb; j++)
+            least = vf_min(least, lw[j]);
+        const int tails = vi_any(vf_lt(least, vf_set1(FK_TC_SPLIT_F32)));
 #pragma GCC unroll 16
         for (int j = 0; j < nb; j++) {
-            fk_vf y = vf_mul(vf_fma(vf_set1(-2.0f), t[j], vf_set1(1.0f)), trunc_tail_f32_v(g[j], lw[j]));
+            fk_vf y = vf_mul(vf_fma(vf_set1(-2.0f), t[j], vf_set1(1.0f)), tails ? trunc_tail_f32_v(g[j], lw[j]) : g[j]);
             g[j] = vf_min(vf_set1(f->hi), vf_max(vf_set1(f->lo), vf_fma(sstd[j], y, vf_set1(f->mean))));
         }
 #pragma GCC unroll 16
