@@ -406,27 +406,26 @@ _LAWS: dict[Fill, tuple[int, _api.Law]] = {}
 
 
 def _law(fill: Fill) -> tuple[int, _api.Law]:
-    """The distribution and parameters of a random fill, as its public fill's (cached)."""
-    law = _LAWS.get(fill)
-    if law is None:
-        kind, arg = fill
-        if kind == "uniform":
-            law = (_api._UNIFORM, _api.uniform_law(-arg, arg))
-        elif kind == "xavier_uniform":
-            law = (_api._UNIFORM, _family.xavier_uniform_law(arg))
-        elif kind == "xavier_normal":
-            law = (_api._NORMAL, _family.xavier_normal_law(arg))
-        else:  # embedding: N(0, 1), padding row zero
-            law = (_api._NORMAL, _api.normal_law(0.0, 1.0))
-        if len(_LAWS) >= 4096:  # one entry per distinct bound: a bound, not a leak
-            _LAWS.clear()
-        _LAWS[fill] = law
+    """The distribution and parameters of a random fill, as its public fill's, cached in _LAWS
+    (callers look there first: `_LAWS.get(fill) or _law(fill)`)."""
+    kind, arg = fill
+    if kind == "uniform":
+        law = (_api._UNIFORM, _api.uniform_law(-arg, arg))
+    elif kind == "xavier_uniform":
+        law = (_api._UNIFORM, _family.xavier_uniform_law(arg))
+    elif kind == "xavier_normal":
+        law = (_api._NORMAL, _family.xavier_normal_law(arg))
+    else:  # embedding: N(0, 1), padding row zero
+        law = (_api._NORMAL, _api.normal_law(0.0, 1.0))
+    if len(_LAWS) >= 4096:  # one entry per distinct bound: a bound, not a leak
+        _LAWS.clear()
+    _LAWS[fill] = law
     return law
 
 
 def _fill_random(p: torch.Tensor, fill: Fill, seed: int, stream: int, threads: int | None) -> None:
     """One fill, as uniform_(p, -bound, bound), xavier_*_(p, gain) or normal_(p) would do it."""
-    dist, law = _law(fill)
+    dist, law = _LAWS.get(fill) or _law(fill)
     _api._fill(p, dist, law, seed=seed, stream=stream, offset=0, threads=threads, dtype=None)
     if fill[0] == "embedding" and fill[1] is not None:
         _zero_row(p, fill[1])
@@ -595,12 +594,6 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     ``check_seed=True`` first compares `seed` across the default process group (one all_gather;
     nothing to compare without one) and raises ValueError naming the ranks' seeds if they differ.
     """
-    return _init_module(module, seed, prefix, unknown, threads, check_seed)
-
-
-def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
-                 threads: int | None, check_seed: bool) -> torch.nn.Module:  # fmt: skip
-    """init_module_'s work (its warnings name init_module_'s caller)."""
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(prefix, str):
@@ -690,7 +683,7 @@ def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
             )
         if unknown == "skip":
             warnings.warn(f"init_module_ skipped {len(names)} parameters it has no rule for: "
-                          f"{_listed(names)}", UserWarning, stacklevel=3)  # fmt: skip
+                          f"{_listed(names)}", UserWarning, stacklevel=2)  # fmt: skip
 
     with torch.no_grad():
         if unknown == "reset":
@@ -708,7 +701,7 @@ def _init_module(module: torch.nn.Module, seed: int, prefix: str, unknown: str,
         batch.run()
     if unreset:
         warnings.warn(f"init_module_ left {len(unreset)} parameters that no rule and no reset "
-                      f"method covers: {_listed(unreset)}", UserWarning, stacklevel=3)  # fmt: skip
+                      f"method covers: {_listed(unreset)}", UserWarning, stacklevel=2)  # fmt: skip
     return module
 
 
