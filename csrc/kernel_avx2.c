@@ -48,6 +48,7 @@ typedef __m256d fk_vd;
 #define vl_sub _mm256_sub_epi64
 #define vl_and _mm256_and_si256
 #define vl_xor _mm256_xor_si256
+#define vl_or _mm256_or_si256
 #define vl_srl(a, n) _mm256_srli_epi64((a), (n))
 #define vl_sll(a, n) _mm256_slli_epi64((a), (n))
 #define vl_from_vi(a) (a)
@@ -136,6 +137,12 @@ static inline fk_vd vd_select_nonzero(fk_vl cond, fk_vd if_nonzero, fk_vd if_zer
 {
     fk_vl zero = _mm256_cmpeq_epi64(cond, _mm256_setzero_si256());
     return _mm256_blendv_pd(if_nonzero, if_zero, _mm256_castsi256_pd(zero));
+}
+
+/* if_odd where bit 0 of a is set, else if_even: blendv reads the sign bit. */
+static inline fk_vd vd_select_odd(fk_vl a, fk_vd if_odd, fk_vd if_even)
+{
+    return _mm256_blendv_pd(if_even, if_odd, _mm256_castsi256_pd(_mm256_slli_epi64(a, 63)));
 }
 
 /* Exact for 0 <= a <= 2^53: both 32-bit halves through the 2^52 magic number. */

@@ -48,6 +48,7 @@ typedef __m512d fk_vd;
 #define vl_sub _mm512_sub_epi64
 #define vl_and _mm512_and_si512
 #define vl_xor _mm512_xor_si512
+#define vl_or _mm512_or_si512
 #define vl_srl(a, n) _mm512_srli_epi64((a), (n))
 #define vl_sll(a, n) _mm512_slli_epi64((a), (n))
 #define vl_from_vi(a) (a)
@@ -140,6 +141,11 @@ static inline fk_vf vf_select_nonzero(fk_vi cond, fk_vf if_nonzero, fk_vf if_zer
 static inline fk_vd vd_select_nonzero(fk_vl cond, fk_vd if_nonzero, fk_vd if_zero)
 {
     return _mm512_mask_blend_pd(_mm512_test_epi64_mask(cond, cond), if_zero, if_nonzero);
+}
+
+static inline fk_vd vd_select_odd(fk_vl a, fk_vd if_odd, fk_vd if_even)
+{
+    return _mm512_mask_blend_pd(_mm512_test_epi64_mask(a, _mm512_set1_epi64(1)), if_even, if_odd);
 }
 
 /* float32 -> binary16, round to nearest even, as fk_f32_to_f16 */

@@ -44,6 +44,7 @@ typedef float64x2_t fk_vd;
 #define vl_sub vsubq_u64
 #define vl_and vandq_u64
 #define vl_xor veorq_u64
+#define vl_or vorrq_u64
 #define vl_srl(a, n) vshrq_n_u64((a), (n))
 #define vl_sll(a, n) vshlq_n_u64((a), (n))
 #define vl_from_vi vreinterpretq_u64_u32
@@ -126,6 +127,11 @@ static inline fk_vf vf_select_nonzero(fk_vi cond, fk_vf if_nonzero, fk_vf if_zer
 static inline fk_vd vd_select_nonzero(fk_vl cond, fk_vd if_nonzero, fk_vd if_zero)
 {
     return vbslq_f64(vtstq_u64(cond, cond), if_nonzero, if_zero);
+}
+
+static inline fk_vd vd_select_odd(fk_vl a, fk_vd if_odd, fk_vd if_even)
+{
+    return vbslq_f64(vtstq_u64(a, vdupq_n_u64(1)), if_odd, if_even);
 }
 
 /* The low 16 bits of each lane (all < 2^16 here), packed. */

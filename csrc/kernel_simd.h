@@ -12,6 +12,8 @@
  *   vi_store_low16x2              the low 16 bits of the lanes of two vectors, packed
  *   vf_lt, vi_any, vl_any         a < b as an all-ones int32 lane mask; nonzero if any
  *                                 lane of a mask is nonzero (to skip rarely used branches)
+ *   vd_from_u53                   exact conversion of int64 lanes below 2^53
+ *   vd_select_odd                 per lane, one of two values by bit 0 of an int64 lane
  *
  * Every operation mirrors transforms.h step for step (the same constants, the same order,
  * the same fused multiply-adds), so each kernel reproduces the scalar kernel bit for bit.
@@ -269,7 +271,9 @@ FK_INLINE void log_f64_vn(fk_vd *r, const fk_vd *u, int nb)
         fk_vl e = vl_sub(e_biased, vl_set1(1023));
         fk_vd m = vd_from_bits(vl_sub(i, vl_sll(e, 52)));
         s[j] = vd_div(vd_sub(m, one), vd_add(m, one));
-        ed[j] = vd_sub(vd_from_u53(e_biased), vd_set1(1023.0)); /* exact: |e| <= 1023 */
+        /* e exactly: e_biased < 2^11 in the mantissa of 2^52, less 2^52 + 1023 (one OR, one
+         * subtraction: no conversion instruction, no multiply) */
+        ed[j] = vd_sub(vd_from_bits(vl_or(e_biased, vl_set1(0x4330000000000000ull))), vd_set1(0x1p52 + 1023.0));
         z[j] = vd_mul(s[j], s[j]);
         p[j] = vd_fma(z[j], vd_set1(FK_L11), vd_set1(FK_L10));
     }
@@ -533,12 +537,17 @@ FK_INLINE fk_vd horner8_v(const double c[8], fk_vd x)
 }
 
 /* fk_trunc_y_f64 lane by lane in two steps as for float32: Giles' central polynomial for a
- * block of vectors (trunc_central_f64_vn), then AS241 (one division) only when a lane needs it. */
-FK_INLINE fk_vd trunc_tail_f64_v(fk_vd y, fk_vd t, fk_vd lw)
+ * block of vectors (trunc_central_f64_vn), then AS241 (one division) only when a lane needs it;
+ * t(), the lanes' t, is computed only then. */
+#define FK_TRUNC_TAIL_F64(y, lw, t)                                                             \
+    do {                                                                                        \
+        fk_vl tail_ = vd_lt((lw), vd_set1(FK_GILES_SPLIT));                                     \
+        if (vl_any(tail_))                                                                      \
+            (y) = vd_select_nonzero(tail_, trunc_as241_f64_v(t), (y));                         \
+    } while (0)
+
+FK_INLINE fk_vd trunc_as241_f64_v(fk_vd t)
 {
-    fk_vl tail = vd_lt(lw, vd_set1(FK_GILES_SPLIT));
-    if (!vl_any(tail))
-        return y;
     fk_vd r = vd_sqrt(vd_sub(vd_set1(0.0), log_f64_v(t)));
     fk_vl far = vd_lt(vd_set1(FK_AS241_SPLIT2), r);
     fk_vd rm = vd_sub(r, vd_set1(1.6)), rf = vd_sub(r, vd_set1(FK_AS241_SPLIT2));
@@ -547,7 +556,7 @@ FK_INLINE fk_vd trunc_tail_f64_v(fk_vd y, fk_vd t, fk_vd lw)
         num = vd_select_nonzero(far, horner8_v(fk_as241_e, rf), num);
         den = vd_select_nonzero(far, horner8_v(fk_as241_f, rf), den);
     }
-    return vd_select_nonzero(tail, vd_div(num, den), y);
+    return vd_div(num, den);
 }
 
 typedef struct {
@@ -567,12 +576,24 @@ FK_INLINE fk_vf trunc_t_f32_v(fk_vi x, const fk_trunc32 *f, fk_vf *sstd)
     return vf_fma(vf_set1(f->span), v, vf_select_nonzero(h, vf_set1(f->base[1]), vf_set1(f->base[0])));
 }
 
-FK_INLINE fk_vd trunc_t_f64_v(fk_vl w, const fk_trunc *d, fk_vd *sstd)
+/* t of the words w (one per int64 lane); the lane's half is bit 0 (trunc_sstd_f64_v). */
+FK_INLINE fk_vd trunc_t_f64_v(fk_vl w, const fk_trunc *d)
 {
-    fk_vl h = vl_and(w, vl_set1(1));
-    fk_vd v = vd_mul(vd_from_u53(vl_add(vl_and(w, vl_set1(~1ull)), vl_set1(1))), vd_set1(0x1p-32));
-    *sstd = vd_select_nonzero(h, vd_set1(d->sstd[1]), vd_set1(d->sstd[0]));
-    return vd_fma(vd_set1(d->span), v, vd_select_nonzero(h, vd_set1(d->base[1]), vd_set1(d->base[0])));
+    /* v = (w | 1) 2^-32 exactly: w | 1 in the low mantissa bits of 2^20 (whose ulp is 2^-32),
+     * less 2^20 */
+    fk_vd v = vd_sub(vd_from_bits(vl_or(w, vl_set1(0x4130000000000001ull))), vd_set1(0x1p20));
+    return vd_fma(vd_set1(d->span), v, vd_select_odd(w, vd_set1(d->base[1]), vd_set1(d->base[0])));
+}
+
+FK_INLINE fk_vd trunc_sstd_f64_v(fk_vl w, const fk_trunc *d)
+{
+    return vd_select_odd(w, vd_set1(d->sstd[1]), vd_set1(d->sstd[0]));
+}
+
+/* Vector k of the float64 words of x (memory order, W words per vector of x). */
+FK_INLINE fk_vl trunc_words_f64(const fk_vi *x, int k)
+{
+    return (k & 1) ? vl_widen_hi(x[k / 2]) : vl_widen_lo(x[k / 2]);
 }
 
 /* The central part of fk_trunc_y_f32 for nb <= FK_NB vectors side by side:
@@ -635,14 +656,18 @@ FK_INLINE void trunc_f32_vectors(void *out, const fk_vi *x, int n, const fk_ctx_
     }
 }
 
-/* The central part of fk_trunc_y_f64 for nb <= FK_NB vectors side by side:
- * lw[j] = log(4t(1 - t)), y[j] = Giles' central value. */
-FK_INLINE void trunc_central_f64_vn(fk_vd *y, fk_vd *lw, const fk_vd *t, int nb)
+/* The central part of fk_trunc_y_f64 for the nb <= FK_NB vectors of words w[j] side by side:
+ * lw[j] = log(4t(1 - t)), y[j] = Giles' central value. Only (1 - 2t) sqrt(2), not t, stays
+ * live across the log and the polynomial (fewer registers spilled). */
+FK_INLINE void trunc_central_f64_vn(fk_vd *y, fk_vd *lw, const fk_vl *w, int nb, const fk_trunc *d)
 {
-    fk_vd x[FK_NB];
+    fk_vd x[FK_NB], a[FK_NB];
 #pragma GCC unroll 16
-    for (int j = 0; j < nb; j++)
-        x[j] = vd_mul(vd_set1(4.0), vd_fma(vd_neg(t[j]), t[j], t[j]));
+    for (int j = 0; j < nb; j++) {
+        fk_vd t = trunc_t_f64_v(w[j], d);
+        x[j] = vd_mul(vd_set1(4.0), vd_fma(vd_neg(t), t, t));
+        a[j] = vd_mul(vd_fma(vd_set1(-2.0), t, vd_set1(1.0)), vd_set1(FK_SQRT2));
+    }
     log_f64_vn(lw, x, nb);
 #pragma GCC unroll 16
     for (int j = 0; j < nb; j++) {
@@ -657,7 +682,7 @@ FK_INLINE void trunc_central_f64_vn(fk_vd *y, fk_vd *lw, const fk_vd *t, int nb)
     }
 #pragma GCC unroll 16
     for (int j = 0; j < nb; j++)
-        y[j] = vd_mul(vd_mul(vd_fma(vd_set1(-2.0), t[j], vd_set1(1.0)), vd_set1(FK_SQRT2)), y[j]);
+        y[j] = vd_mul(a[j], y[j]);
 }
 
 /* n = 8G vectors of W/2 float64 samples at out, from the words x (memory order, W per
@@ -666,16 +691,16 @@ FK_INLINE void trunc_f64_vectors(double *out, const fk_vi *x, int n, const fk_ct
 {
     const int nb = n < FK_NB ? n : FK_NB; /* n is a multiple of nb */
     for (int b = 0; b < n; b += nb) {
-        fk_vd t[FK_NB], lw[FK_NB], sstd[FK_NB], y[FK_NB];
+        fk_vl w[FK_NB];
+        fk_vd lw[FK_NB], y[FK_NB];
+#pragma GCC unroll 16
+        for (int j = 0; j < nb; j++)
+            w[j] = trunc_words_f64(x, b + j);
+        trunc_central_f64_vn(y, lw, w, nb, &c->t);
 #pragma GCC unroll 16
         for (int j = 0; j < nb; j++) {
-            int k = b + j;
-            t[j] = trunc_t_f64_v((k & 1) ? vl_widen_hi(x[k / 2]) : vl_widen_lo(x[k / 2]), &c->t, &sstd[j]);
-        }
-        trunc_central_f64_vn(y, lw, t, nb);
-#pragma GCC unroll 16
-        for (int j = 0; j < nb; j++) {
-            fk_vd z = vd_fma(sstd[j], trunc_tail_f64_v(y[j], t[j], lw[j]), vd_set1(c->t.mean));
+            FK_TRUNC_TAIL_F64(y[j], lw[j], trunc_t_f64_v(trunc_words_f64(x, b + j), &c->t));
+            fk_vd z = vd_fma(trunc_sstd_f64_v(trunc_words_f64(x, b + j), &c->t), y[j], vd_set1(c->t.mean));
             vd_storeu(out + (size_t)(b + j) * (FK_W / 2), vd_min(vd_set1(c->hi), vd_max(vd_set1(c->lo), z)));
         }
     }
