@@ -88,7 +88,9 @@ def _fill(
     tensor's, for a block); it is not called for a zero-element tensor. `stream` may be a
     callable, called only once all checks passed.
     """
-    if type(tensor) is not np.ndarray and _distributed.routed(tensor):  # DTensor, CUDA: by blocks
+    kind = type(tensor)
+    if (kind is not np.ndarray and (kind not in _buffers.TORCH_PLAIN or tensor.is_cuda)  # type: ignore[attr-defined]
+            and _distributed.routed(tensor)):  # DTensor, CUDA: by blocks  # fmt: skip
         return _distributed.fill(tensor, _fill, dist, params, seed=seed, stream=stream, offset=offset,
                                  threads=threads, dtype=dtype, supported=supported,
                                  global_shape=global_shape, block_start=block_start)  # fmt: skip
@@ -356,8 +358,31 @@ def trunc_normal_(
                  global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
+# _kaiming_std's functions by argument values, only for arguments of the types that pass its
+# checks (else 1.0 == 1 and True == 1 would find the function of a valid int): a few argument
+# sets recur in every model
+_STDS: dict[tuple[object, ...], Callable[[tuple[int, ...]], float]] = {}
+
+
 def _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis):  # type: ignore[no-untyped-def]
     """Check the Kaiming arguments now; return shape -> std, evaluated after the buffer checks."""
+    args = (a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis)
+    plain = ((type(a) is float or type(a) is int) and type(mode) is str and type(nonlinearity) is str
+             and (fan_in is None or type(fan_in) is int) and (fan_out is None or type(fan_out) is int)
+             and type(in_axis) is int and type(out_axis) is int)  # fmt: skip
+    if plain:
+        found = _STDS.get(args)
+        if found is not None:
+            return found
+    std = _new_kaiming_std(*args)
+    if plain:
+        if len(_STDS) >= 256:
+            _STDS.clear()
+        _STDS[args] = std
+    return std
+
+
+def _new_kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis):  # type: ignore[no-untyped-def]
     slope = _checks.real("a", a, nonnegative=True)
     _checks.choice("mode", mode, _fans.MODES)
     _checks.choice("nonlinearity", nonlinearity, _fans.NONLINEARITIES)

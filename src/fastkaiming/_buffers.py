@@ -135,18 +135,31 @@ _NATIVE = {np.dtype(name): name for name in _CODES if name != "bfloat16"}
 # (ml_dtypes' float8/int4, ...) are named and refused before a memoryview is tried.
 _BUFFER_KINDS = "biufcSU"
 _torch_intake: ModuleType | None = None
+# The plain torch tensor classes (_torch_intake.PLAIN) once a torch tensor has been seen: their
+# objects take the shortest way through as_target (and _api._fill), with the same checks
+TORCH_PLAIN: frozenset[type] = frozenset()
 
 
 def _load_torch_intake() -> ModuleType:
-    global _torch_intake
+    global _torch_intake, TORCH_PLAIN
     from . import _torch_intake as module
 
     _torch_intake = module
+    TORCH_PLAIN = module.PLAIN
     return module
+
+
+def _torch_target(tensor: object, dtype: object, supported: tuple[str, ...]) -> Target:
+    intake = _torch_intake or _load_torch_intake()
+    name, address, shape, steps = intake.memory(tensor, dtype, supported)
+    memory = _core.HostMemory(tensor, address, shape, steps, ITEMSIZE[name])
+    return Target(memory, name, _CODES[name], intake.written(tensor))
 
 
 def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_DTYPES) -> Target:
     """Check `tensor` and return a writable NumPy view of it. Writes nothing."""
+    if type(tensor) in TORCH_PLAIN:
+        return _torch_target(tensor, dtype, supported)
     if isinstance(tensor, np.ndarray):
         if dtype is None and tensor.flags.c_contiguous:
             # fast path, the common case; every other case takes the general path below
@@ -163,10 +176,7 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
         if dt.kind not in _BUFFER_KINDS or dt.type.__module__ != "numpy" or dt.names is not None:
             raise _unsupported(numpy_name(dt), supported)
     elif isinstance(tensor, getattr(sys.modules.get("torch"), "Tensor", ())):  # torch is imported
-        intake = _torch_intake or _load_torch_intake()
-        name, address, shape, steps = intake.memory(tensor, dtype, supported)
-        memory = _core.HostMemory(tensor, address, shape, steps, ITEMSIZE[name])
-        return Target(memory, name, _CODES[name], intake.written(tensor))
+        return _torch_target(tensor, dtype, supported)
     elif hasattr(tensor, "__dlpack__") and hasattr(tensor, "__dlpack_device__"):
         try:
             memoryview(tensor)  # type: ignore[arg-type]

@@ -101,6 +101,12 @@ def check_fan_args(fan_in: object, fan_out: object) -> tuple[int | None, int | N
     return _explicit_fan("fan_in", fan_in), _explicit_fan("fan_out", fan_out)
 
 
+# fan()'s values by its arguments: the fills of a model repeat a few shapes, and a small fill
+# costs about as much as computing its fan (cleared when full: it never holds a wrong value)
+_FANS: dict[tuple[object, ...], float] = {}
+_FANS_MAX = 1024
+
+
 def fan(
     shape: Sequence[int],
     mode: str,
@@ -109,7 +115,29 @@ def fan(
     in_axis: int,
     out_axis: int,
 ) -> float:
-    """The fan that `mode` names; explicit fans win over those computed from the shape."""
+    """The fan that `mode` names; explicit fans win over those computed from the shape.
+
+    The arguments other than `shape` are checked already (fan_in, fan_out by check_fan_args,
+    the axes as ints); `shape` is checked here.
+    """
+    key = (shape, mode, fan_in, fan_out, in_axis, out_axis)
+    try:
+        return _FANS[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable shape (a list)
+        pass
+    value = _fan(shape, mode, fan_in, fan_out, in_axis, out_axis)
+    if len(_FANS) >= _FANS_MAX:
+        _FANS.clear()
+    try:
+        _FANS[key] = value
+    except TypeError:
+        pass
+    return value
+
+
+def _fan(shape: Sequence[int], mode: str, fan_in: int | None, fan_out: int | None,
+         in_axis: int, out_axis: int) -> float:  # fmt: skip
+    """fan() without the cache."""
     need_in = mode in ("fan_in", "fan_avg") and fan_in is None
     need_out = mode in ("fan_out", "fan_avg") and fan_out is None
     if need_in or need_out:
