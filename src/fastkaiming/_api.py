@@ -88,9 +88,7 @@ def _fill(
     tensor's, for a block); it is not called for a zero-element tensor. `stream` may be a
     callable, called only once all checks passed.
     """
-    kind = type(tensor)
-    if (kind is not np.ndarray and (kind not in _buffers.TORCH_PLAIN or tensor.is_cuda)  # type: ignore[attr-defined]
-            and _distributed.routed(tensor)):  # DTensor, CUDA: by blocks  # fmt: skip
+    if type(tensor) is not np.ndarray and _distributed.routed(tensor):  # DTensor, CUDA: by blocks
         return _distributed.fill(tensor, _fill, dist, params, seed=seed, stream=stream, offset=offset,
                                  threads=threads, dtype=dtype, supported=supported,
                                  global_shape=global_shape, block_start=block_start)  # fmt: skip

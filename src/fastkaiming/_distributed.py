@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from . import _blocks, _checks
+from . import _blocks, _buffers, _checks
 
 # Host staging buffer for device tensors: at most this many bytes per chunk.
 CHUNK_BYTES = 64 << 20
@@ -40,6 +40,8 @@ def is_dtensor(tensor: object) -> bool:
 def routed(tensor: object) -> bool:
     """True for a torch DTensor or CUDA tensor (every other torch tensor goes to the buffer
     intake, which refuses other devices). Imports nothing."""
+    if type(tensor) in _buffers.TORCH_PLAIN:  # plain torch.Tensor or Parameter: never a DTensor
+        return tensor.is_cuda  # type: ignore[attr-defined]
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(tensor, torch.Tensor):
         return False

@@ -123,15 +123,14 @@ def fan(
     key = (shape, mode, fan_in, fan_out, in_axis, out_axis)
     try:
         return _FANS[key]
-    except (KeyError, TypeError):  # TypeError: an unhashable shape (a list)
+    except KeyError:
         pass
+    except TypeError:  # an unhashable shape (a list): not cached
+        return _fan(shape, mode, fan_in, fan_out, in_axis, out_axis)
     value = _fan(shape, mode, fan_in, fan_out, in_axis, out_axis)
     if len(_FANS) >= _FANS_MAX:
         _FANS.clear()
-    try:
-        _FANS[key] = value
-    except TypeError:
-        pass
+    _FANS[key] = value
     return value
 
 
