@@ -1,5 +1,8 @@
 """fk.Generator: every public in-place fill is a method on the generator's next stream."""
+import copy
 import inspect
+import multiprocessing
+import pickle
 
 import numpy as np
 import pytest
@@ -83,3 +86,63 @@ def test_methods_are_documented():
     assert "next stream" in fk.Generator.glorot_uniform_.__doc__
     assert "Generator(g.seed)" in fk.Generator.__doc__
     assert "Generator(g.seed)" in fk.Generator.seed.__doc__
+
+
+# -- copies: pickle (checkpoints, spawned workers), deepcopy and copy are one Generator at the same state --
+
+
+def _fills(g):
+    return [g.he_normal_(np.empty((4, 4), np.float32)), g.uniform_(np.empty(5), -1.0, 1.0)]
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy", "copy"])
+def test_a_copy_keeps_seed_and_next_stream_and_counts_on_its_own(how):
+    g = fk.Generator(2**64 - 7)
+    g.normal_(np.empty(3))
+    g.normal_(np.empty(3))
+    twin = {"pickle": lambda: pickle.loads(pickle.dumps(g)), "deepcopy": lambda: copy.deepcopy(g),
+            "copy": lambda: copy.copy(g)}[how]()  # fmt: skip
+    assert type(twin) is fk.Generator and repr(twin) == f"Generator(seed={2**64 - 7}, next_stream=2)"
+    assert twin._lock is not g._lock
+    first = _fills(twin)
+    assert (twin.next_stream, g.next_stream) == (4, 2)  # the original's counter did not move
+    for a, b in zip(first, _fills(g), strict=True):  # the original makes the same fills next
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(first[0], fk.he_normal_(np.empty((4, 4), np.float32), seed=2**64 - 7, stream=2))
+
+
+def test_an_os_seeded_generator_pickles_its_drawn_seed():
+    g = fk.Generator()
+    assert pickle.loads(pickle.dumps(g)).seed == g.seed
+
+
+def test_a_generator_with_every_stream_used_stays_exhausted_in_a_copy():
+    g = fk.Generator(1)
+    g._next = 2**64
+    twin = pickle.loads(pickle.dumps(g))
+    with pytest.raises(ValueError, match=r"^this Generator has used all 2\*\*64 streams$"):
+        twin.normal_(np.empty(2))
+
+
+@pytest.mark.parametrize("state", [{"seed": -1, "next_stream": 0}, {"seed": 1, "next_stream": 2**64 + 1}])
+def test_a_state_out_of_range_is_refused(state):
+    g = fk.Generator.__new__(fk.Generator)
+    with pytest.raises(ValueError, match=r"^not a Generator's state: \{'seed': "):
+        g.__setstate__(state)
+
+
+def _fill_in_worker(g):
+    """Run in a spawned process: the fills a Generator received by pickle makes, and it back."""
+    return _fills(g), g
+
+
+def test_a_generator_goes_to_a_spawned_worker_and_back(isa):
+    if isa != max(code for code in fk._core.isa_names().values()):
+        pytest.skip("one kernel is enough (the test spawns a process)")
+    g = fk.Generator(11)
+    g.normal_(np.empty(2))
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        fills, back = pool.apply_async(_fill_in_worker, (g,)).get(timeout=300)
+    assert (back.seed, back.next_stream, g.next_stream) == (11, 3, 1)
+    for a, b in zip(fills, _fills(g), strict=True):
+        np.testing.assert_array_equal(a, b)

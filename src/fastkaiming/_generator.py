@@ -55,6 +55,11 @@ class Generator:
     A call that raises consumes no stream. Safe to share between threads (each fill takes a
     distinct stream).
 
+    A copy is an independent Generator at the same state: ``pickle`` (a checkpoint, a spawned
+    worker), ``copy.deepcopy`` and ``copy.copy`` all give one with the same seed and next
+    stream and a counter of its own, so it makes the fills the original would make next (as
+    numpy's Generator copies do). For generators whose fills differ, give each its own seed.
+
     ``Generator()`` draws its seed from the OS; ``g.seed`` records it, so ``Generator(g.seed)``
     repeats every fill that ``g`` made, in the same order.
     """
@@ -76,6 +81,18 @@ class Generator:
     def next_stream(self) -> int:
         """The stream the next fill will use."""
         return self._next
+
+    def __getstate__(self) -> dict[str, int]:
+        """The seed and the next stream; a lock is not state (a copy gets its own)."""
+        with self._lock:
+            return {"seed": self._seed, "next_stream": self._next}
+
+    def __setstate__(self, state: dict[str, int]) -> None:
+        seed, next_stream = _checks.integer("seed", state["seed"]), _checks.integer("next_stream", state["next_stream"])
+        if not (0 <= seed < _checks.U64 and 0 <= next_stream <= _checks.U64):  # 2**64: every stream used
+            raise ValueError(f"not a Generator's state: {state!r}")
+        self._seed, self._next = seed, next_stream
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Generator(seed={self._seed}, next_stream={self._next})"
