@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from fastkaiming import __main__ as cli
@@ -147,7 +148,7 @@ def test_init_spec_file_problems(tmp_path, capsys, text, line):
      (["w.npy", "--shape", "4,4", "--dtype", "bfloat16"],
       ["dtype must be one of float16, float32, float64 for .npy files (.npy has no bfloat16: write a "
        ".safetensors file), got 'bfloat16'"]),
-     (["w.npy", "--shape", "4,4", "--init", "gaussian"], ["init must be one of glorot_normal, "]),
+     (["w.npy", "--shape", "4,4", "--init", "gaussian"], ["init must be one of constant, glorot_normal, "]),
      (["w.npy", "--shape", "4,4", "--init", "normal", "--mode", "fan_out"],
       ["normal takes no argument 'mode'; it takes mean, std, seed, stream, offset, threads"]),
      (["w.npy", "--shape", "4,4", "--param", "std", "--param", "mode=fan_in", "--mode", "fan_out"],
@@ -294,7 +295,7 @@ def test_init_interrupted(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(_files, "_fill_tensor", interrupted)
     out = tmp_path / "w.npy"
     assert cli.main(["init", str(out), "--shape", "64,64", "--seed", "0"]) == 130
-    assert f"fastkaiming init: error: interrupted: {out} was not written (nor changed)" in capsys.readouterr().err
+    assert f"fastkaiming init: error: interrupted by SIGINT: {out} was not written (nor changed)" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
 
 
@@ -302,3 +303,42 @@ def test_init_missing_folder_exits_1(tmp_path, capsys):
     out = tmp_path / "nowhere" / "w.npy"
     assert cli.main(["init", str(out), "--shape", "4,4", "--seed", "0"]) == 1
     assert "No such file or directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("shape", [",", "4,,4", "4,", "", "4x", "4.5,2"])
+def test_init_shape_with_an_empty_or_bad_entry_is_an_error(tmp_path, capsys, shape):
+    """`--shape ,` used to write a scalar and `4,,4` a (4, 4) tensor."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["init", str(tmp_path / "w.npy"), f"--shape={shape}", "--seed", "0"])
+    assert exit_.value.code == 2
+    assert _problems(capsys.readouterr().err) == [
+        f"argument --shape: shape must be ints separated by commas or x, e.g. 1024,4096, got {shape!r}"
+    ]
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("shape,dims", [("4,4", (4, 4)), ("3x2x5", (3, 2, 5)), (" 7 , 2 ", (7, 2)), ("6", (6,))])
+def test_init_shape_forms(tmp_path, capsys, shape, dims):
+    out = tmp_path / "w.npy"
+    assert cli.main(["init", str(out), f"--shape={shape}", "--init", "normal", "--seed", "0", "--quiet"]) == 0
+    assert np.load(out).shape == dims
+
+
+def test_init_spec_seed_null_is_refused(tmp_path, capsys):
+    """--seed is required: a spec entry's "seed": null must not draw one from the OS."""
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"w": {"shape": [4, 4], "seed": null}, "b": {"shape": [4], "init": "zeros", "seed": null}}')
+    assert cli.main(["init", str(tmp_path / "m.safetensors"), "--spec", str(spec), "--seed", "0"]) == 2
+    assert _problems(capsys.readouterr().err) == [
+        "spec['w']: seed must be an int in [0, 2**64), got None (leave 'seed' out to use the file's seed)",
+        "spec['b']: zeros takes no argument 'seed'; it takes none",
+    ]
+    assert os.listdir(tmp_path) == ["spec.json"]
+
+
+def test_init_constants_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "b.npy"
+    assert cli.main(["init", str(out), "--shape", "3,2", "--init", "constant", "--param", "value=-0.5",
+                     "--dtype", "float16", "--seed", "0", "--quiet"]) == 0  # fmt: skip
+    got = np.load(out)
+    assert got.dtype == np.float16 and (got == -0.5).all()

@@ -422,3 +422,108 @@ def test_memory_stays_bounded_by_the_chunk(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) < 128 << 20  # for a 1 GiB file in 16 MiB chunks
     assert (tmp_path / "big.npy").stat().st_size > 1 << 30
+
+
+# -- overwriting: permission bits kept, symbolic links written through ---------------------------
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755])
+def test_overwriting_keeps_the_permission_bits(tmp_path, mode):
+    out = tmp_path / "w.npy"
+    out.write_bytes(b"old")
+    out.chmod(mode)
+    fk.init_file(out, (8, 8), seed=0, quiet=True)
+    assert stat.S_IMODE(out.stat().st_mode) == mode
+    np.testing.assert_array_equal(np.load(out), fk.kaiming_normal((8, 8), seed=0))
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
+def test_a_new_file_gets_the_umask_s_bits(tmp_path):
+    old = os.umask(0o027)
+    try:
+        fk.init_file(tmp_path / "w.npy", (4, 4), seed=0, quiet=True)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "w.npy").stat().st_mode) == 0o640
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
+@pytest.mark.parametrize("exists", [True, False])
+def test_a_symbolic_link_is_written_through(tmp_path, exists):
+    """The file the link points to is replaced (in its own folder); the link stays a link."""
+    (tmp_path / "store").mkdir()
+    (tmp_path / "run").mkdir()
+    target = tmp_path / "store" / "w.npy"
+    if exists:
+        target.write_bytes(b"old")
+        target.chmod(0o600)
+    link = tmp_path / "run" / "w.npy"
+    link.symlink_to(os.path.join("..", "store", "w.npy"))
+    assert fk.init_file(link, (8, 8), seed=1, quiet=True) == link
+    assert link.is_symlink() and os.readlink(link) == os.path.join("..", "store", "w.npy")
+    np.testing.assert_array_equal(np.load(target), fk.kaiming_normal((8, 8), seed=1))
+    assert os.listdir(tmp_path / "run") == ["w.npy"] and os.listdir(tmp_path / "store") == ["w.npy"]
+    if exists:
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+# -- constant inits (a model's norm weights and biases) and the file's seed ------------------------
+
+
+def test_constant_inits_write_every_dtype(tmp_path):
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import load_file
+
+    spec = {"norm.weight": {"shape": [5], "init": "ones", "dtype": "bfloat16"},
+            "linear.bias": {"shape": [3], "init": "zeros", "dtype": "float16"},
+            "scale": {"shape": [2, 2], "init": "constant", "value": 0.1, "dtype": "bfloat16"},
+            "gamma": {"shape": [4], "init": "constant", "value": -2.5e-3, "dtype": "float64"},
+            "linear.weight": {"shape": [3, 5]}}  # fmt: skip
+    out = fk.init_safetensors(tmp_path / "m.safetensors", spec, seed=4, chunk_bytes=4)
+    loaded = load_file(str(out))
+    assert torch.equal(loaded["norm.weight"], torch.ones(5, dtype=torch.bfloat16))
+    assert torch.equal(loaded["linear.bias"], torch.zeros(3, dtype=torch.float16))
+    assert torch.equal(loaded["scale"], torch.full((2, 2), 0.1, dtype=torch.bfloat16))  # torch's rounding
+    assert torch.equal(loaded["gamma"], torch.full((4,), -2.5e-3, dtype=torch.float64))
+    assert torch.equal(loaded["linear.weight"], fk.torch.kaiming_normal_(torch.empty(3, 5), seed=4,
+                                                                        stream=stream_for("linear.weight")))  # fmt: skip
+    from safetensors import safe_open
+
+    with safe_open(str(out), "np") as f:
+        metadata = f.metadata()
+    assert metadata["seed"] == "4"
+    assert json.loads(metadata["tensors"])["scale"] == {"init": "constant", "value": 0.1}
+
+
+@pytest.mark.parametrize("init,kwargs,value", [("zeros", {}, 0.0), ("ones", {}, 1.0), ("constant", {"value": 3}, 3.0)])
+def test_constant_npy(tmp_path, init, kwargs, value):
+    out = fk.init_file(tmp_path / "w.npy", (7, 3), init=init, seed=0, chunk_bytes=8, **kwargs)
+    got = np.load(out)
+    assert got.dtype == np.float32 and (got == value).all()
+
+
+@pytest.mark.parametrize(
+    "entry,message",
+    [({"init": "constant"}, r"constant needs 'value', the number every element gets \(e.g. \"value\": 0.5\)"),
+     ({"init": "constant", "value": 1e6, "dtype": "float16"}, r"value 1000000.0 is beyond the range of float16"),
+     ({"init": "constant", "value": 3.4e38, "dtype": "bfloat16"}, r"value 3.4e\+38 is beyond the range of bfloat16"),
+     ({"init": "constant", "value": float("nan")}, r"value must be finite, got nan"),
+     ({"init": "zeros", "seed": 3}, r"zeros takes no argument 'seed'; it takes none"),
+     ({"init": "ones", "stream": 3}, r"ones takes no argument 'stream'; it takes none"),
+     ({"init": "zeros", "value": 3}, r"zeros takes no argument 'value'; it takes none"),
+     ({"seed": None}, r"seed must be an int in \[0, 2\*\*64\), got None \(leave 'seed' out to use the file's seed\)"),
+     ({"init": "normal", "seed": None}, r"seed must be an int in \[0, 2\*\*64\), got None")],
+)  # fmt: skip
+def test_spec_entry_problems_of_constants_and_seeds(tmp_path, entry, message):
+    with pytest.raises(ValueError, match=rf"^spec\['w'\]: {message}"):
+        fk.init_safetensors(tmp_path / "m.safetensors", {"w": {"shape": [2], **entry}}, seed=0)
+    assert os.listdir(tmp_path) == []
+
+
+def test_constant_value_must_be_a_number(tmp_path):
+    with pytest.raises(TypeError, match=r"^spec\['w'\]: value must be a real number, got str '1'$"):
+        fk.init_safetensors(tmp_path / "m.safetensors", {"w": {"shape": [2], "init": "constant", "value": "1"}}, seed=0)
+    with pytest.raises(ValueError, match=r"^zeros takes no argument 'stream'; it takes none$"):
+        fk.init_file(tmp_path / "w.npy", (2,), init="zeros", seed=0, stream=1)
+    assert os.listdir(tmp_path) == []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from typing import Any
 
@@ -26,10 +27,13 @@ def _threads(text: str) -> int | None:
 
 
 def _shape(text: str) -> tuple[int, ...]:
+    """Ints separated by commas or x; an empty entry ("4,,4", ",", "") is an error, not dropped."""
     try:
-        return tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+        return tuple(int(d) for d in text.replace("x", ",").split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"shape must look like 1024,4096, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"shape must be ints separated by commas or x, e.g. 1024,4096, got {text!r}"
+        ) from None
 
 
 _UNREAD = object()  # a spec file that could not be read or parsed
@@ -120,14 +124,17 @@ def _init(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     else:
         return _fail(parser, [f"OUT must end in .npy or .safetensors, got {args.out!r}"])
     try:
-        path = _files.init_file(args.out, seed=args.seed, init=args.init, dtype=dtype, chunk_bytes=args.chunk,
-                                quiet=args.quiet or None, **call)  # fmt: skip
+        with _files.stop_signals_raise(redeliver=False):  # SIGTERM, SIGHUP: as Ctrl-C, reported
+            path = _files.init_file(args.out, seed=args.seed, init=args.init, dtype=dtype,
+                                    chunk_bytes=args.chunk, quiet=args.quiet or None, **call)  # fmt: skip
     except (TypeError, ValueError) as exc:
         return _fail(parser, str(exc).splitlines())
     except OSError as exc:  # no room, no such folder, ...: nothing was left behind
         return _fail(parser, [str(exc)], status=1)
-    except KeyboardInterrupt:
-        return _fail(parser, [f"interrupted: {args.out} was not written (nor changed)"], status=130)
+    except KeyboardInterrupt as exc:  # the shell's status for a signal: 128 + its number
+        stop = exc if isinstance(exc, _files.Interrupted) else _files.Interrupted(signal.SIGINT)
+        return _fail(parser, [str(_files.Interrupted(stop.signum, args.out, stop.replaced))],
+                     status=128 + stop.signum)  # fmt: skip
     print(f"wrote {path}")
     return 0
 
@@ -161,18 +168,21 @@ def main(argv: list[str] | None = None) -> int:
         "init",
         help="write an initialized .npy tensor or .safetensors model, in bounded memory",
         description="Write OUT in chunks through a memory map, with a progress bar; OUT appears "
-        "only when complete. .npy: one tensor (--shape); .safetensors: a model (--spec JSON: "
-        '{"name": {"shape": [...], "dtype": "float16", "init": "kaiming_normal", ...}}).',
+        "only when complete (Ctrl-C, SIGTERM and SIGHUP leave it as it was, exit status 128 + the "
+        "signal's number), keeps its permission bits, and a symbolic link is written through. "
+        ".npy: one tensor (--shape); .safetensors: a model (--spec JSON: "
+        '{"name": {"shape": [...], "dtype": "float16", "init": "kaiming_normal", ...}}; '
+        'every entry uses --seed, "seed": null is an error).',
     )
     init.add_argument("out", metavar="OUT", help="a .npy or .safetensors path")
-    init.add_argument("--shape", type=_shape, help="e.g. 65536,65536 (for .npy)")
+    init.add_argument("--shape", type=_shape, help="e.g. 65536,65536 or 65536x65536 (for .npy)")
     init.add_argument("--spec", metavar="JSON", help="model spec file (for .safetensors)")
     init.add_argument("--dtype", choices=["float32", "float64", "float16", "bfloat16"],
                       help="default float32; for --spec, the dtype of entries that name none; "
                       "bfloat16 only in .safetensors (.npy has no bfloat16)")  # fmt: skip
     init.add_argument("--init", default="kaiming_normal",
                       help="initializer (default kaiming_normal; for --spec, of entries that "
-                      "name none)")  # fmt: skip
+                      "name none); zeros, ones and constant (--param value=0.5) take no seed")  # fmt: skip
     init.add_argument("--nonlinearity", help="for kaiming_*: relu, leaky_relu, tanh, ...")
     init.add_argument("--mode", help="fan_in, fan_out or fan_avg")
     init.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",

@@ -6,8 +6,9 @@ space. The file is written under a temporary name in the same folder, its whole 
 (os.posix_fallocate, else by writing zeros) so that a full disk is an OSError, never a SIGBUS
 from a memory-mapped write; then filled chunk by chunk, each chunk its own short-lived memory
 map, unmapped once written, so memory use is bounded by the chunk size on every platform. The
-file is fsynced, renamed to its name and the folder fsynced; an error or Ctrl-C removes the
-temporary file.
+file is fsynced, renamed to its name and the folder fsynced; an error, Ctrl-C, SIGTERM or
+SIGHUP removes the temporary file. An existing file's permission bits are kept; a symbolic link
+is written through (the file it points to is replaced, in that file's folder).
 """
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ import math
 import mmap
 import os
 import shutil
+import signal
+import stat
 import struct
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -36,8 +40,44 @@ from ._version import __version__
 
 DEFAULT_CHUNK = 64 << 20
 MAX_ELEMENTS = 1 << 62  # the most a fill's sample stream addresses
-# constructor name -> the in-place fill (every fastkaiming initializer)
-INITS = {name: getattr(_constructors, name).__wrapped__ for name in _constructors.NAMES}
+
+
+def _constant_word(value: float, dtype: str) -> np.ndarray:
+    """`value` in `dtype`, 0-d (bfloat16: its bits, rounded to nearest even from float32)."""
+    with np.errstate(over="ignore"):  # an overflow is the error below
+        rounded = np.array(value, np.float32 if dtype == "bfloat16" else dtype)
+    word = rounded
+    if dtype == "bfloat16":
+        bits = int(rounded.view(np.uint32))
+        word = np.array((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16, np.uint16)
+    if not math.isfinite(rounded) or (dtype == "bfloat16" and int(word) & 0x7F80 == 0x7F80):
+        raise ValueError(f"value {value!r} is beyond the range of {dtype}")
+    return word
+
+
+def constant(tensor: np.ndarray, value: float, *, global_shape: object = None, block_start: object = None,
+             dtype: str = "float32") -> np.ndarray:  # fmt: skip
+    """Every element `value` (a finite real that `dtype` holds); no seed, no stream."""
+    tensor[...] = _constant_word(_checks.real("value", value), dtype)
+    return tensor
+
+
+def zeros(tensor: np.ndarray, *, global_shape: object = None, block_start: object = None,
+          dtype: str = "float32") -> np.ndarray:  # fmt: skip
+    """Every element 0 (biases); no seed, no stream."""
+    return constant(tensor, 0.0, dtype=dtype)
+
+
+def ones(tensor: np.ndarray, *, global_shape: object = None, block_start: object = None,
+         dtype: str = "float32") -> np.ndarray:  # fmt: skip
+    """Every element 1 (norm weights); no seed, no stream."""
+    return constant(tensor, 1.0, dtype=dtype)
+
+
+# the inits that take no seed and no stream: a model's full state dict (norms, biases) in one file
+CONSTANT_INITS = {"zeros": zeros, "ones": ones, "constant": constant}
+# init name -> the in-place fill (every fastkaiming initializer, and the constant ones)
+INITS = {**{name: getattr(_constructors, name).__wrapped__ for name in _constructors.NAMES}, **CONSTANT_INITS}
 NPY_DTYPES = ("float16", "float32", "float64")  # .npy has no bfloat16
 _SAFETENSORS_DTYPES = {"float16": "F16", "bfloat16": "BF16", "float32": "F32", "float64": "F64"}
 # set by the writer for each chunk (and `tensor`, the buffer itself)
@@ -47,6 +87,68 @@ ARGUMENTS = {name: tuple(p for p in inspect.signature(fill).parameters if p not 
              for name, fill in INITS.items()}  # fmt: skip
 # posix_fallocate's answers for "not on this filesystem": reserve by writing zeros instead
 _NO_FALLOCATE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, getattr(errno, "ENOTSUP", errno.EOPNOTSUPP)}
+
+
+# what `timeout`, Slurm, Kubernetes and a closed terminal send: handled like Ctrl-C while writing
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP stopped a file write; the temporary file is removed.
+
+    `replaced` is True when the signal came after the file had been renamed into place (while the
+    folder was synced): the file is then complete and new, though the rename may not yet survive
+    a power loss. A KeyboardInterrupt, so code that catches Ctrl-C catches it too.
+    """
+
+    def __init__(self, signum: int, path: object = None, replaced: bool = False) -> None:
+        super().__init__(signum, path, replaced)
+        self.signum, self.path, self.replaced = signum, path, replaced
+
+    def __str__(self) -> str:
+        name = signal.Signals(self.signum).name
+        if self.replaced:
+            return (f"interrupted by {name} while syncing the folder: {self.path} was written and "
+                    "replaced (complete), but the rename may not survive a power loss")  # fmt: skip
+        return f"interrupted by {name}: {self.path} was not written (nor changed)"
+
+
+@contextlib.contextmanager
+def stop_signals_raise(*, redeliver: bool) -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into Interrupted (as Ctrl-C is a KeyboardInterrupt) for a write.
+
+    Only in the main thread and only for signals whose handler is the default (the process
+    would die without cleaning up); a program's own handlers are left alone. The first signal
+    raises, later ones are ignored while the cleanup runs. redeliver=True: once the exception
+    has left the block (the temporary file removed), the default handler is restored and the
+    signal sent again, so the process ends as that signal would have ended it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if not fired:
+            fired.append(signum)
+            raise Interrupted(signum)
+
+    installed = [s for s in STOP_SIGNALS if signal.getsignal(s) == signal.SIG_DFL]
+    for s in installed:
+        signal.signal(s, handler)
+    try:
+        yield
+    except Interrupted as exc:
+        if not redeliver or exc.signum not in installed:
+            raise
+        for s in installed:
+            signal.signal(s, signal.SIG_DFL)
+        installed = []
+        signal.raise_signal(exc.signum)  # the default action: the process ends here
+        raise
+    finally:
+        for s in installed:
+            signal.signal(s, signal.SIG_DFL)
 
 
 class Tensor(NamedTuple):
@@ -90,11 +192,19 @@ def init_file(
     nonlinearity=, mode=, std= go to it); the values equal an in-memory fill with the same seed
     and stream. `.safetensors`: a whole model from `spec` (see init_safetensors; `init` and
     `dtype` are the defaults of its entries). seed=None draws one seed from the OS for the
-    whole file. A progress bar shows bytes written, rate and time left on a terminal
-    (quiet=True: never).
+    whole file. init "zeros", "ones" and "constant" (with value=) take no seed and no stream.
+    A progress bar shows bytes written, rate and time left on a terminal (quiet=True: never).
+
+    `path` appears only when complete. A file it replaces keeps its permission bits; a
+    symbolic link is written through (the file it points to is replaced, atomically in that
+    file's folder, and the link kept), as open(path, "w") writes through one.
 
     Raises TypeError/ValueError for a bad argument and OSError (errno ENOSPC) when the folder
-    lacks room for the file, before anything is created.
+    lacks room for the file, before anything is created. Ctrl-C raises Interrupted (a
+    KeyboardInterrupt); so do SIGTERM and SIGHUP while their handlers are the default ones (in
+    the main thread), and then, once the temporary file is removed, the signal is sent again
+    so that the process ends as it would have. Interrupted.replaced says whether `path` had
+    already been replaced (a signal during the folder's final sync).
     """
     path = Path(path)
     if path.suffix == ".safetensors":
@@ -110,7 +220,11 @@ def init_file(
     if shape is None or spec is not None:
         raise ValueError("a .npy file takes shape= (one tensor), not spec=")
     _check_chunk(chunk_bytes)
-    kwargs = {**init_kwargs, "seed": _checks.seed(seed), "stream": _checks.stream(stream)}
+    kwargs = dict(init_kwargs)
+    if not _is_constant(init):
+        kwargs.update(seed=_checks.seed(seed), stream=_checks.stream(stream))
+    elif stream != 0:
+        kwargs["stream"] = stream  # check_tensor says that a constant init takes none
     tensor = check_tensor(None, shape, dtype, init, kwargs, NPY_DTYPES)
     header = _npy_header(tensor.shape, tensor.dtype)
     _write(path, header, [(tensor, len(header))], chunk_bytes, quiet)
@@ -131,8 +245,11 @@ def init_safetensors(
 
     spec: {name: {"shape": [...], "dtype": "float32", "init": "kaiming_normal", **kwargs}}
     (dtype float16, bfloat16, float32 or float64, default `dtype`; init default `init`; kwargs
-    go to the initializer, and may override "seed" and "stream"). Loading the file gives, for
-    each name, the in-memory fill with (seed, stream_for(name)). The header's metadata records
+    go to the initializer, and may override "seed" and "stream"; "seed": null is an error, as
+    the file's seed is what the header records). init "zeros", "ones" and "constant" (with
+    "value") take no seed or stream: norm weights and biases, so that a model's whole state dict
+    is one file. Loading the file gives, for each name, the in-memory fill with
+    (seed, stream_for(name)). The header's metadata records
     what was used: "seed" (when every tensor used the same) and "tensors", a JSON object of
     each tensor's init, seed, stream and arguments. Every problem of the spec is reported
     at once, one line each, before the file is created.
@@ -147,7 +264,7 @@ def init_safetensors(
                           "data_offsets": [offset, offset + t.nbytes]}  # fmt: skip
         used[t.name] = {"init": t.init, **t.kwargs}
         offset += t.nbytes
-    seeds = {t.kwargs["seed"] for t in tensors} or {key}
+    seeds = {t.kwargs["seed"] for t in tensors if "seed" in t.kwargs} or {key}
     metadata = {"format": "pt", "generator": "fastkaiming", "fastkaiming_version": __version__}
     if len(seeds) == 1:
         metadata["seed"] = str(seeds.pop())
@@ -199,8 +316,12 @@ def check_spec(spec: object, *, seed: int, dtype: str = "float32",
             shape = kwargs.pop("shape")
             entry_dtype = kwargs.pop("dtype", dtype)
             entry_init = kwargs.pop("init", init)
-            kwargs["seed"] = _checks.seed(kwargs.get("seed", seed))
-            kwargs.setdefault("stream", stream_for(name))
+            if not _is_constant(entry_init):  # a constant's seed= or stream= is refused below
+                if kwargs.get("seed", seed) is None:
+                    raise ValueError(f"{where}seed must be an int in [0, 2**64), got None (leave 'seed' "
+                                     "out to use the file's seed)")  # fmt: skip
+                kwargs["seed"] = _checks.seed(kwargs.get("seed", seed))
+                kwargs.setdefault("stream", stream_for(name))
             dtypes = tuple(_SAFETENSORS_DTYPES)
             tensors.append(check_tensor(name, shape, entry_dtype, entry_init, kwargs, dtypes))
         except (TypeError, ValueError) as exc:
@@ -235,7 +356,9 @@ def check_tensor(name: str | None, shape: object, dtype: object, init: object, k
         if key in _WRITER_ARGS:
             raise ValueError(f"{key} is set by the file writer, chunk by chunk; leave it out")
         if key not in accepted:
-            raise ValueError(f"{init} takes no argument {key!r}; it takes {', '.join(accepted)}")
+            raise ValueError(f"{init} takes no argument {key!r}; it takes {', '.join(accepted) or 'none'}")
+    if init == "constant" and "value" not in kwargs:
+        raise ValueError("constant needs 'value', the number every element gets (e.g. \"value\": 0.5)")
     # one element of the same global tensor (a zero-element tensor: the fill's own checks)
     scratch = np.zeros((1,) * len(dims) if count else dims, np.uint16 if dtype == "bfloat16" else dtype)
     with warnings.catch_warnings():
@@ -248,13 +371,19 @@ def check_tensor(name: str | None, shape: object, dtype: object, init: object, k
 
 
 def _write(path: Path, header: bytes, plan: list[tuple[Tensor, int]], chunk: int, quiet: bool | None) -> None:
-    """Check the room, reserve, fill each tensor at its byte offset, sync, rename, sync the folder."""
+    """Check the room, reserve, fill each tensor at its byte offset, sync, rename, sync the folder.
+
+    A symbolic link is written through, as open(path, "w") would: the file it points to is
+    replaced, with the temporary file in that file's folder (a rename cannot cross filesystems).
+    """
     size = len(header) + sum(t.nbytes for t, _ in plan)
+    path = Path(os.path.realpath(path))
     folder = path.parent
     free = shutil.disk_usage(folder).free
     if size > free:
         raise _no_room(path, size, free)
-    with _atomic(path) as tmp, open(tmp, "wb+", buffering=0) as f:  # unbuffered: no late errors at close
+    with (stop_signals_raise(redeliver=True), _atomic(path) as tmp,
+          open(tmp, "wb+", buffering=0) as f):  # unbuffered: no late errors at close  # fmt: skip
         fd = f.fileno()
         _write_all(fd, header)
         _reserve(fd, path, len(header), size, chunk)
@@ -367,16 +496,30 @@ def _fill_window(fd: int, offset: int, shape: tuple[int, ...], np_dtype: Any,
 
 @contextlib.contextmanager
 def _atomic(path: Path) -> Iterator[Path]:
-    """A temporary path next to `path`: renamed to it on success, then the folder synced;
-    removed otherwise."""
+    """A temporary path next to `path`: given the permission bits of the file it replaces,
+    renamed to it on success, then the folder synced; removed otherwise.
+
+    An interruption (Ctrl-C, or a signal that stop_signals_raise turned into one) comes out as
+    Interrupted, which says whether `path` had already been replaced.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    renaming = False
     try:
         yield tmp
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # a new file keeps the umask's bits
+        renaming = True
         os.replace(tmp, path)
         _sync_folder(path.parent)  # the rename itself survives a power loss
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    except BaseException as exc:
+        # a signal's exception can surface just after os.replace returned: ask the folder
+        replaced = renaming and not os.path.lexists(tmp)
+        if not replaced:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        if isinstance(exc, KeyboardInterrupt):
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            raise Interrupted(signum, path, replaced) from None
         raise
 
 
@@ -423,6 +566,10 @@ def _npy_header(shape: tuple[int, ...], dtype: str) -> bytes:
         buf = io.BytesIO()
         np.lib.format.write_array_header_2_0(buf, info)
     return buf.getvalue()
+
+
+def _is_constant(init: object) -> bool:
+    return isinstance(init, str) and init in CONSTANT_INITS
 
 
 def _check_init(name: object) -> str:

@@ -88,7 +88,8 @@ class Generator:
             return {"seed": self._seed, "next_stream": self._next}
 
     def __setstate__(self, state: dict[str, int]) -> None:
-        seed, next_stream = _checks.integer("seed", state["seed"]), _checks.integer("next_stream", state["next_stream"])
+        seed = _checks.integer("seed", state["seed"])
+        next_stream = _checks.integer("next_stream", state["next_stream"])
         if not (0 <= seed < _checks.U64 and 0 <= next_stream <= _checks.U64):  # 2**64: every stream used
             raise ValueError(f"not a Generator's state: {state!r}")
         self._seed, self._next = seed, next_stream
