@@ -37,10 +37,10 @@ def _config(transformers, family, tied):
 def spec_from_state_dict(model, dtype):
     """One entry per tensor that the checkpoint holds: a tied tensor once, under its first name."""
     spec, seen = {}, set()
-    for name, tensor in model.state_dict().items():
-        if tensor.data_ptr() in seen:
+    for name, tensor in model.state_dict(keep_vars=True).items():  # a tied tensor: the same object
+        if id(tensor) in seen:
             continue
-        seen.add(tensor.data_ptr())
+        seen.add(id(tensor))
         if name.endswith(".bias"):
             entry = {"init": "zeros"}
         elif tensor.dim() == 1:  # RMSNorm / LayerNorm weights
