@@ -527,3 +527,14 @@ def test_constant_value_must_be_a_number(tmp_path):
     with pytest.raises(ValueError, match=r"^zeros takes no argument 'stream'; it takes none$"):
         fk.init_file(tmp_path / "w.npy", (2,), init="zeros", seed=0, stream=1)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
+def test_a_link_to_a_link_is_followed_to_the_file(tmp_path):
+    (tmp_path / "w.npy").write_bytes(b"old")
+    (tmp_path / "a.npy").symlink_to("w.npy")
+    (tmp_path / "b.npy").symlink_to("a.npy")
+    fk.init_file(tmp_path / "b.npy", (3, 3), seed=2, quiet=True)
+    assert os.readlink(tmp_path / "b.npy") == "a.npy" and os.readlink(tmp_path / "a.npy") == "w.npy"
+    np.testing.assert_array_equal(np.load(tmp_path / "w.npy"), fk.kaiming_normal((3, 3), seed=2))
+    assert sorted(os.listdir(tmp_path)) == ["a.npy", "b.npy", "w.npy"]

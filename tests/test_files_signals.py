@@ -21,7 +21,7 @@ TIMEOUT = 120
 
 # argv: out, where ("fill": the second chunk; "folder": the folder sync after the rename), "cli" or "library"
 PROBE = r"""
-import sys, time
+import signal, sys, time
 import fastkaiming as fk
 from fastkaiming import __main__ as cli, _files
 
@@ -37,6 +37,8 @@ def paused(*args, **kwargs):
     return real(*args, **kwargs)
 
 setattr(_files, name, paused)
+for s in (signal.SIGTERM, signal.SIGHUP):  # as in a terminal, whatever the test runner ignores (nohup)
+    signal.signal(s, signal.SIG_DFL)
 if mode == "cli":
     sys.exit(cli.main(["init", out, "--shape", "64,64", "--seed", "5", "--chunk", "4096", "--quiet"]))
 fk.init_file(out, (64, 64), seed=5, chunk_bytes=4096, quiet=True)
@@ -106,3 +108,19 @@ def test_init_file_killed_by_sigterm_cleans_up_and_dies_by_the_signal(tmp_path, 
         assert out.read_bytes() == b"old contents"
     else:
         np.testing.assert_array_equal(np.load(out), fk.kaiming_normal((64, 64), seed=5))
+
+
+def test_a_program_s_own_handlers_are_kept_and_the_default_restored(tmp_path):
+    def own(signum, frame):
+        raise AssertionError("not called")
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, own)
+        fk.init_file(tmp_path / "a.npy", (4, 4), seed=0, quiet=True)
+        assert signal.getsignal(signal.SIGTERM) is own
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        fk.init_file(tmp_path / "b.npy", (4, 4), seed=0, quiet=True)
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -377,7 +377,8 @@ def _write(path: Path, header: bytes, plan: list[tuple[Tensor, int]], chunk: int
     replaced, with the temporary file in that file's folder (a rename cannot cross filesystems).
     """
     size = len(header) + sum(t.nbytes for t, _ in plan)
-    path = Path(os.path.realpath(path))
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     folder = path.parent
     free = shutil.disk_usage(folder).free
     if size > free:
