@@ -200,11 +200,11 @@ def init_file(
     file's folder, and the link kept), as open(path, "w") writes through one.
 
     Raises TypeError/ValueError for a bad argument and OSError (errno ENOSPC) when the folder
-    lacks room for the file, before anything is created. Ctrl-C raises Interrupted (a
-    KeyboardInterrupt); so do SIGTERM and SIGHUP while their handlers are the default ones (in
-    the main thread), and then, once the temporary file is removed, the signal is sent again
-    so that the process ends as it would have. Interrupted.replaced says whether `path` had
-    already been replaced (a signal during the folder's final sync).
+    lacks room for the file, before anything is created. Ctrl-C raises a KeyboardInterrupt
+    (fastkaiming._files.Interrupted, whose `replaced` says whether `path` had already been
+    replaced: a signal during the folder's final sync); so do SIGTERM and SIGHUP while their
+    handlers are the default ones (in the main thread), and then, once the temporary file is
+    removed, the signal is sent again so that the process ends as it would have.
     """
     path = Path(path)
     if path.suffix == ".safetensors":
@@ -508,7 +508,7 @@ def _atomic(path: Path) -> Iterator[Path]:
     try:
         yield tmp
         with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # a new file keeps the umask's bits
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))  # no old file: open()'s 0666 & ~umask
         renaming = True
         os.replace(tmp, path)
         _sync_folder(path.parent)  # the rename itself survives a power loss
