@@ -5,7 +5,8 @@
 Every rate is a median over --rounds fills of one float32 buffer of --mib MiB, in this process,
 with the same kernel (FASTKAIMING_ISA) and thread count as the normal_ it is compared with; each
 ratio is the median of per-round ratios, the two fills alternating (robust to a shared machine).
-Then the 16-bit dtypes against float32, and the ViT-Base Linear weights (12 blocks of 2304x768,
+Then the 16-bit dtypes against float32, a narrow interval (float64 arithmetic, rounded to
+float32) against +-2 std, and the ViT-Base Linear weights (12 blocks of 2304x768,
 768x768, 3072x768, 768x3072, float32, one thread) against torch.nn.init.trunc_normal_ and
 torch's normal_ (torch.set_num_threads(1)).
 """
@@ -74,6 +75,10 @@ def main():
         r, s = median_ratio(f32, lambda raw=raw, dt=dtype: fk.trunc_normal_(raw, 0.0, 0.02, seed=0, threads=th,
                                                                            dtype=dt), args.rounds)  # fmt: skip
         print(f"{'trunc_normal_(std=0.02) ' + dtype:44s} {rate(s):6.3f} G/s  {r:.2f}x of float32 (target >= 0.9)")
+    # float64 arithmetic rounded to float32 (a half of [a, b] holds < 2^20 float32 steps of t)
+    narrow = lambda: fk.trunc_normal_(buf, 0.0, 1.0, -0.1, 0.1, seed=0, threads=th)  # noqa: E731
+    r, s = median_ratio(cases["trunc_normal_ (+-2 std)"], narrow, args.rounds)
+    print(f"{'trunc_normal_ [-0.1, 0.1] std (float64 arith.)':44s} {rate(s):6.3f} G/s  {r:.2f}x of +-2 std")
     buf64 = np.zeros(n // 2)
     s64 = median_s(lambda: fk.trunc_normal_(buf64, 0.0, 1.0, -2.0, 2.0, seed=0, threads=th), args.rounds)
     print(f"{'trunc_normal_ (+-2 std) float64':44s} {n / 2 / s64 / 1e9:6.3f} G/s")

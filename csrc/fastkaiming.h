@@ -34,9 +34,9 @@
  *                (r <= 8.5717); q = the top 2 bits of x + 2^61, t = (2s + 1) 2^-53 pi/4
  *                with s = bits 9..61 of x, signed.
  *   f16          the f32 sample, rounded once to the nearest binary16 (ties to even).
- *   bf16         the f32 sample, rounded once to the nearest bfloat16 (ties to even), with
- *                the rule of the hardware converter (VCVTNEPS2BF16): float32 subnormals
- *                become zeros of the same sign, NaNs stay quiet NaNs.
+ *   bf16         the f32 sample, rounded once to the nearest bfloat16 (ties to even),
+ *                subnormals included (0.2.0 flushed float32 subnormals to zero, as
+ *                VCVTNEPS2BF16 does); NaNs stay quiet NaNs.
  *   trunc normal one word per sample, for every dtype: b = n / 4, w = w[n % 4]. The
  *                interval (alpha, beta) = ((a - mean) / std, (b - mean) / std), mirrored
  *                when alpha > 0, is split into two halves of equal probability H; each is
@@ -58,6 +58,10 @@
  *                lw = log(4 fma(-t, t, t)); lw >= -6.25: y = (fma(-2, t, 1) sqrt 2) P(-3.125 - lw),
  *                P Giles' central erfinv polynomial; else AS241 (PPND16) in r = sqrt(-log t):
  *                y = R(r) with one division; x = fma(s std, y, mean), clamped.
+ *                float32, float16, bfloat16 with form bit 2 set (FK_FORM_F64): the float64
+ *                sample above, rounded to float32, then as every float32 sample (the Python
+ *                layer sets it where float32 arithmetic resolves t too coarsely: fewer than
+ *                2^20 steps of t per half, or t < 2^-126).
  *                The caller keeps t >= 2^-126 (float32 arithmetic) or 2^-1022 (float64).
  *   log, sin and cos are the in-house polynomials of transforms.h (no libm), evaluated with
  *   explicit fused multiply-adds; sqrt and division are the correctly rounded IEEE operations.
@@ -119,7 +123,8 @@ typedef struct {
     double lo, hi; /* uniform, trunc normal: the closed output interval */
     /* trunc normal, (alpha, beta) the interval in std units, mirrored (form bit 0) when
      * alpha > 0: tail_a = Phi(alpha); tail_b = Phi(beta) when beta <= 0, else (form bit 1)
-     * 1 - Phi(beta). */
+     * 1 - Phi(beta); form bit 2: float64 arithmetic for a float32, float16 or bfloat16
+     * trunc normal fill. */
     double tail_a, tail_b;
     int form;
 } fk_params;

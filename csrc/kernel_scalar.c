@@ -115,6 +115,10 @@ static inline void run_trunc(void *out, size_t n, const fk_position *pos, const 
                 ((double *)out)[i] = fk_trunc_normal_f64(w[j], &c64, p->lo, p->hi);
                 continue;
             }
+            if (p->form & FK_FORM_F64) {
+                fk_store_narrow(out, i, fk_trunc_normal_f64(w[j], &c64, p->lo, p->hi), dtype);
+                continue;
+            }
             float x32 = fk_trunc_normal_f32(w[j], &c32);
             if (dtype == FK_DTYPE_FLOAT32)
                 ((float *)out)[i] = x32;

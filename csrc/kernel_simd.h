@@ -213,20 +213,15 @@ FK_INLINE void store_f32(float *out, fk_vf z[][4], int G)
     }
 }
 
-/* float32 bits -> bfloat16 in the low half of each lane, as fk_f32_to_bf16. The fix-ups for a
- * zero or subnormal (to a signed zero) and a NaN (quieted) only run when a lane needs them:
- * e + 2^23 <= 2^23 (signed) exactly when the exponent field e is 0 or 255. */
+/* float32 bits -> bfloat16 in the low half of each lane, as fk_f32_to_bf16. The fix-up for a
+ * NaN (quieted) only runs when a lane needs it. */
 FK_INLINE fk_vi bf16_bits_v(fk_vi x)
 {
     fk_vi rounded = vi_add(x, vi_add(vi_set1(0x7fffu), vi_and(vi_srl(x, 16), vi_set1(1))));
-    fk_vi e = vi_and(x, vi_set1(0x7f800000u));
-    if (!vi_any(vi_gt(vi_set1(0x00800001u), vi_add(e, vi_set1(0x00800000u)))))
-        return vi_srl(rounded, 16);
-    fk_vi mag = vi_and(x, vi_set1(0x7fffffffu));
-    fk_vi out = vi_select_nonzero(vi_gt(mag, vi_set1(0x7f800000u)), vi_or(x, vi_set1(0x00400000u)),
-                                  rounded);  /* NaN: quiet */
-    out = vi_select_nonzero(e, out, vi_and(x, vi_set1(0x80000000u)));
-    return vi_srl(out, 16);
+    fk_vi nan = vi_gt(vi_and(x, vi_set1(0x7fffffffu)), vi_set1(0x7f800000u));
+    if (vi_any(nan))
+        rounded = vi_select_nonzero(nan, vi_or(x, vi_set1(0x00400000u)), rounded); /* quiet */
+    return vi_srl(rounded, 16);
 }
 
 /* Store G groups as float16 (brain = 0) or bfloat16 (brain = 1). */
@@ -722,6 +717,9 @@ FK_INLINE void gen_trunc_any(void *out, uint64_t block, int G, const void *ctx_)
     trunc_f32_vectors(out, &x[0][0], 4 * G, c);
 }
 
+/* float64 samples per pass of a narrower dtype in float64 arithmetic: 8 KiB on the stack */
+#define FK_TRUNC_SCRATCH 1024
+
 FK_INLINE void run_trunc_simd(void *out, size_t n, const fk_position *pos, const fk_params *p,
                               fk_dtype dtype)
 {
@@ -733,7 +731,24 @@ FK_INLINE void run_trunc_simd(void *out, size_t n, const fk_position *pos, const
     c.hi = p->hi;
     c.dtype = dtype;
     size_t itemsize = dtype == FK_DTYPE_FLOAT64 ? 8 : dtype == FK_DTYPE_FLOAT32 ? 4 : 2;
-    simd_run(out, n, itemsize, 4, pos, gen_trunc_any, &c);
+    if (dtype == FK_DTYPE_FLOAT64 || !(p->form & FK_FORM_F64)) {
+        simd_run(out, n, itemsize, 4, pos, gen_trunc_any, &c);
+        return;
+    }
+    /* float64 arithmetic for a narrower dtype: float64 samples, then fk_store_narrow */
+    double tmp[FK_TRUNC_SCRATCH];
+    fk_position at = *pos;
+    c.dtype = FK_DTYPE_FLOAT64;
+    while (n > 0) {
+        size_t m = n < FK_TRUNC_SCRATCH ? n : FK_TRUNC_SCRATCH;
+        simd_run((char *)tmp, m, 8, 4, &at, gen_trunc_any, &c);
+        for (size_t i = 0; i < m; i++)
+            fk_store_narrow(out, i, tmp[i], dtype);
+        out = (char *)out + m * itemsize;
+        n -= m;
+        at.block += (at.phase + m) / 4;
+        at.phase = (uint32_t)((at.phase + m) % 4);
+    }
 }
 
 /* The table entries of one instruction set; PREFIX names its kernels. */

@@ -148,13 +148,12 @@ static inline uint16_t fk_f32_to_f16(float f)
     return sign | (uint16_t)q;
 }
 
-/* float32 -> bfloat16 as VCVTNEPS2BF16: nearest, ties to even; subnormals to signed zero;
- * NaN stays a quiet NaN. */
+/* float32 -> bfloat16: nearest, ties to even, subnormals included (a float32 subnormal rounds
+ * to a bfloat16 subnormal, not to zero: a bound that is one stays inside); NaN stays a quiet
+ * NaN. */
 static inline uint16_t fk_f32_to_bf16(float f)
 {
     uint32_t x = fk_f32_bits(f);
-    if ((x & 0x7f800000u) == 0)
-        return (uint16_t)((x >> 16) & 0x8000u);
     if ((x & 0x7fffffffu) > 0x7f800000u)
         return (uint16_t)((x | 0x00400000u) >> 16);
     return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
@@ -428,6 +427,21 @@ static inline double fk_trunc_normal_f64(uint32_t w, const fk_trunc *c, double l
     double t = fma(c->span, v, c->base[h]);
     double x = fma(c->sstd[h], fk_trunc_y_f64(t), c->mean);
     return fk_clamp_f64(x, lo, hi);
+}
+
+/* fk_params form bit 2: a float32, float16 or bfloat16 fill computed in float64 arithmetic
+ * (the Python layer sets it where float32 arithmetic resolves t too coarsely). */
+#define FK_FORM_F64 4
+
+/* Sample i of a float32, float16 or bfloat16 output from its float64 sample: rounded to
+ * float32, then as every float32 sample. */
+static inline void fk_store_narrow(void *out, size_t i, double x, fk_dtype dtype)
+{
+    float f = (float)x;
+    if (dtype == FK_DTYPE_FLOAT32)
+        ((float *)out)[i] = f;
+    else
+        ((uint16_t *)out)[i] = dtype == FK_DTYPE_FLOAT16 ? fk_f32_to_f16(f) : fk_f32_to_bf16(f);
 }
 
 #endif /* FK_TRANSFORMS_H */

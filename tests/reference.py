@@ -343,15 +343,12 @@ def uniform(seed: int, stream: int, offset: int, n: int, a: float, b: float,
 
 
 def bf16_bits(f32: np.ndarray) -> np.ndarray:
-    """float32 -> bfloat16 bits as the hardware converter (VCVTNEPS2BF16) does: nearest, ties
-    to even; float32 subnormals become zeros of the same sign; NaNs become quiet NaNs."""
+    """float32 -> bfloat16 bits: nearest, ties to even, subnormals included (a float32
+    subnormal rounds to a bfloat16 subnormal); NaNs become quiet NaNs."""
     x = np.asarray(f32, dtype=np.float32).view(np.uint32).astype(np.int64)
     rounded = (x + 0x7FFF + ((x >> 16) & 1)) >> 16
     quiet_nan = (x | 0x00400000) >> 16
-    signed_zero = (x >> 16) & 0x8000
-    out = np.where((x & 0x7FFFFFFF) > 0x7F800000, quiet_nan, rounded)
-    out = np.where((x & 0x7F800000) == 0, signed_zero, out)
-    return out.astype(np.uint16)
+    return np.where((x & 0x7FFFFFFF) > 0x7F800000, quiet_nan, rounded).astype(np.uint16)
 
 
 # ---- truncated normal -----------------------------------------------------------------------
@@ -403,6 +400,18 @@ def trunc_params(mean: float, std: float, a: float, b: float) -> tuple[float, fl
     return phi(alpha), phi(-beta) if straddle else phi(beta), int(mirror) | int(straddle) << 1
 
 
+def trunc_float64_arithmetic(span: float, base0: float, base1: float) -> bool:
+    """Whether a float32, float16 or bfloat16 fill computes in float64 (fk_params form bit 2):
+    t below 2^-126, or fewer than 2^20 steps of t per half in float32 arithmetic (t rounded to
+    float32, relative step 2^-23, and lw = log(4t(1 - t)) rounded to float32, whose absolute
+    step is a relative step of t), both at the half's largest t."""
+    t_min, t_max = min(base0, base1) + span * 2.0**-32, max(base0, base1) + span
+    if not t_min >= 2.0**-126 * (1.0 + 2.0**-20):
+        return True
+    lw = np.float32(abs(math.log(4.0 * t_max * (1.0 - t_max))))
+    return span / (t_max * max(2.0**-23, float(np.spacing(lw)))) < 2.0**20
+
+
 def trunc_halves(mean: float, std: float, tail_a: float, tail_b: float, form: int):
     """(base0, base1, span, sstd0, sstd1) in float64, as fk_trunc_setup."""
     straddle = bool(form & 2)
@@ -450,13 +459,15 @@ def trunc_normal(seed: int, stream: int, offset: int, n: int, mean: float, std: 
                  a: float, b: float, lo: float, hi: float, dtype, values: bool = True):
     """What trunc_normal_(arr[n], mean, std, a, b, ...) writes before any 16-bit rounding
     (float32 for float32/float16/bfloat16, float64 for float64), with lo, hi the clamp bounds
-    the caller computed; also t per sample (float64, exact) and s = sstd / std, so that the
-    exact sample is mean + s std (-Phi^-1(t)). values=False: t and s only (x is None)."""
+    the caller computed; also t per sample (float64, exact: the float32 t in float32
+    arithmetic) and s = sstd / std, so that the sample is mean + s std (-Phi^-1(t)) up to the
+    transform's error. values=False: t and s only (x is None)."""
     tail_a, tail_b, form = trunc_params(mean, std, a, b)
     base0, base1, span, s0, s1 = trunc_halves(mean, std, tail_a, tail_b, form)
     w = words(seed, stream, offset, n).astype(np.int64)
     h = (w & 1).astype(bool)
-    if np.dtype(dtype) == np.float64:
+    wide = np.dtype(dtype) == np.float64 or trunc_float64_arithmetic(span, base0, base1)
+    if wide:
         ts, xs = [], []
         for wi, hi_ in zip(w.tolist(), h.tolist(), strict=True):
             v = float(wi | 1) * 2.0**-32
@@ -464,7 +475,10 @@ def trunc_normal(seed: int, stream: int, offset: int, n: int, mean: float, std: 
             ts.append(t)
             if values:
                 xs.append(_clamp64(fma64(s1 if hi_ else s0, trunc_y_f64(t), mean), lo, hi))
-        return np.array(xs) if values else None, np.array(ts), np.where(h, s1, s0) / std
+        x = np.array(xs) if values else None
+        if values and np.dtype(dtype) != np.float64:
+            x = x.astype(np.float32)  # float64 arithmetic, rounded once to float32
+        return x, np.array(ts), np.where(h, s1, s0) / std
     v = fma32(_f32(w >> 1), np.float32(2.0**-31), np.float32(2.0**-32))
     t = fma32(_f32(span), v, np.where(h, _f32(base1), _f32(base0)))
     sstd = np.where(h, _f32(s1), _f32(s0))
@@ -472,3 +486,16 @@ def trunc_normal(seed: int, stream: int, offset: int, n: int, mean: float, std: 
         return None, t.astype(np.float64), np.where(h, s1, s0) / std
     x = _clamp(fma32(sstd, trunc_y_f32(t), _f32(mean)), _f32(lo), _f32(hi))
     return x, t.astype(np.float64), np.where(h, s1, s0) / std
+
+
+def trunc_ideal_t(seed: int, stream: int, offset: int, n: int, mean: float, std: float,
+                  a: float, b: float):
+    """(t, s) of every sample as exact arithmetic gives them (float64, within 2^-52 of it):
+    t = base[h] + H (w | 1) 2^-32, whatever arithmetic the fill uses; the ideal sample is
+    mean + s std (-Phi^-1(t))."""
+    tail_a, tail_b, form = trunc_params(mean, std, a, b)
+    base0, base1, span, s0, s1 = trunc_halves(mean, std, tail_a, tail_b, form)
+    w = words(seed, stream, offset, n).astype(np.int64)
+    h = (w & 1).astype(bool)
+    t = np.where(h, base1, base0) + span * ((w | 1).astype(np.float64) * 2.0**-32)
+    return t, np.where(h, s1, s0) / std

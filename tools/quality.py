@@ -3,6 +3,7 @@ every transform against exact values. Results and their meaning: docs/QUALITY.md
 
     python tools/quality.py dieharder [--tests 0,1,2,3,15,100,101,102] [--seed 0]
     python tools/quality.py samples [--n 1e9] [--case TEXT] [--md PATH]
+    python tools/quality.py trunc [--n 1e7] [--bins 2000]
 
 `dieharder` (Debian's package) reads the words as raw input (-g 200). `samples` draws n samples
 per (distribution, dtype) in chunks (seed 1) and prints docs/QUALITY.md's two tables: the mean
@@ -10,7 +11,12 @@ and the variance in standard errors of their estimates (sqrt(var / n) and sqrt((
 with the target law's moments), a chi-square test over 256 equiprobable bins, the largest |z|
 seen against the transform's limit, and the tail counts |z| > k for k = 2..6 against the exact
 normal values. Each row is also printed as a dict as soon as it is done; --case keeps the rows
-whose name contains TEXT (repeatable), e.g. --case 'normal float32'.
+whose name contains TEXT (repeatable), e.g. --case 'normal float32'. `trunc` samples the
+truncated-normal intervals of issue 20 (narrow ones near the mean, far tails) in float32 (seed 1)
+and prints, per interval, the distinct values, the KS p-value against scipy's truncnorm and a
+chi-square over --bins equal-mass bins whose edges sit at float32 rounding midpoints (a bin of
+the continuous law would cut float32 values in two), with the float64 fill rounded to float32
+beside it.
 """
 from __future__ import annotations
 
@@ -125,6 +131,33 @@ def samples(n: int, only: list[str] | None = None) -> list[dict]:
     return rows
 
 
+# (a, b) in std units: issue 20's narrow intervals near the mean and far tails
+TRUNC_INTERVALS = [(-1e-5, 1e-5), (-3e-5, 3e-5), (0.0, 1e-4), (-1e-4, 1e-4), (-0.1, 0.1), (-0.2, 0.2),
+                   (-12.5, -11.5), (-9.0, -8.0), (-5.0, -4.0), (-3.0, -2.0), (-2.0, 2.0)]  # fmt: skip
+
+
+def _float32_chi2_p(x: np.ndarray, dist, bins: int) -> float:
+    """Chi-square p of float32 samples x over `bins` equal-mass bins of dist, each edge moved
+    to the float32 rounding midpoint next to it (the law of the samples rounded to float32)."""
+    e = dist.ppf(np.linspace(0, 1, bins + 1)[1:-1]).astype(np.float32)
+    edges = np.unique((e.astype(np.float64) + np.nextafter(e, np.float32(np.inf)).astype(np.float64)) / 2)
+    expected = x.size * np.diff(np.concatenate([[0.0], dist.cdf(edges), [1.0]]))
+    counts = np.bincount(np.searchsorted(edges, x), minlength=edges.size + 1)
+    return float(stats.chi2.sf(((counts - expected) ** 2 / expected).sum(), edges.size))
+
+
+def trunc(n: int, bins: int) -> None:
+    for a, b in TRUNC_INTERVALS:
+        dist = stats.truncnorm(a, b)
+        form = fk._api._trunc_normal_params(0.0, 1.0, a, b, "float32")[-1]
+        x = fk.trunc_normal_(np.empty(n, np.float32), 0.0, 1.0, a, b, seed=1).astype(np.float64)
+        x64 = fk.trunc_normal_(np.empty(n), 0.0, 1.0, a, b, seed=1).astype(np.float32).astype(np.float64)
+        row = {"interval": (a, b), "arithmetic": "float64" if form & 4 else "float32",
+               "distinct": len(np.unique(x)), "ks_p": float(stats.kstest(x, dist.cdf).pvalue),
+               "chi2_p": _float32_chi2_p(x, dist, bins), "float64_chi2_p": _float32_chi2_p(x64, dist, bins)}  # fmt: skip
+        print(row, flush=True)
+
+
 def _count(n: int) -> str:
     """n as docs/QUALITY.md writes it: 10^9, or the plain number."""
     k = round(math.log10(n)) if n > 0 else 0
@@ -160,9 +193,14 @@ def main() -> None:
     s.add_argument("--n", type=float, default=1e9)
     s.add_argument("--case", action="append", metavar="TEXT", help="only the rows whose name contains TEXT")
     s.add_argument("--md", metavar="PATH")
+    t = sub.add_parser("trunc")
+    t.add_argument("--n", type=float, default=1e7)
+    t.add_argument("--bins", type=int, default=2000)
     args = parser.parse_args()
     if args.command == "dieharder":
         dieharder([int(t) for t in args.tests.split(",")], args.seed)
+    elif args.command == "trunc":
+        trunc(int(args.n), args.bins)
     else:
         text = markdown(samples(int(args.n), args.case))
         print(text)

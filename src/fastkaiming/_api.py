@@ -262,18 +262,31 @@ def _dtype_step(x: float, dtype: str) -> float:
     return float(np.spacing(np.dtype(dtype).type(x)))
 
 
-# Smallest tail probability t the sampler resolves: float32 arithmetic (float32, float16,
-# bfloat16) keeps t a normal float32, float64 a normal float64. |Phi^-1(t)| there: 12.95, 37.52.
-_TAIL_MIN = {"float64": 2.0**-1022}
+# Smallest tail probability t the sampler resolves: float32 arithmetic keeps t a normal float32,
+# float64 arithmetic a normal float64. |Phi^-1(t)| there: 12.95, 37.52.
 _TAIL_MIN_F32 = 2.0**-126
-# A half of [a, b] must hold at least 2^6 steps of t at its largest t (float32 or float64).
-_T_STEPS = {"float64": 2.0**-46}
-_T_STEPS_F32 = 2.0**-17
+_TAIL_MIN_F64 = 2.0**-1022
+# float32 arithmetic only where each half of [a, b] holds at least 2^20 steps of t as float32
+# resolves it; else float64 arithmetic (fk_params form bit 2). float64: at least 2^6 steps.
+_STEPS_F32 = 2.0**20
+_STEPS_F64 = 2.0**6
+_FORM_F64 = 4
+
+
+def _t_steps_f32(span: float, t_max: float) -> float:
+    """Steps of t in a half of probability `span` whose largest t is `t_max`, in float32
+    arithmetic: t is rounded to float32 (relative step <= 2^-23), and the sampler goes through
+    lw = log(4t(1 - t)) rounded to float32, whose absolute step ulp(lw) is a relative step of
+    t (lw is 2^-17 coarse beyond 64: t resolved to about 2^-17 relative, 12 std out)."""
+    lw = abs(math.log(4.0 * t_max * (1.0 - t_max)))
+    step = max(2.0**-23, float(np.spacing(np.float32(lw))))
+    return span / (t_max * step)
 
 
 def _trunc_normal_params(mean: float, std: float, a: float, b: float, dtype: str) -> Params:
     """The two halves of the inverse CDF (fastkaiming.h): tail probabilities at a and b, in
-    std units and mirrored when [a, b] lies above the mean, and the form bits."""
+    std units and mirrored when [a, b] lies above the mean, and the form bits (bit 2: float64
+    arithmetic for a float32, float16 or bfloat16 fill)."""
     lo, hi = _inner_bound(a, dtype, upper=False), _inner_bound(b, dtype, upper=True)
     if lo > hi:
         limit = _checks.FLOAT_MAX.get(dtype, math.inf)
@@ -299,23 +312,25 @@ def _trunc_normal_params(mean: float, std: float, a: float, b: float, dtype: str
     # the halves as the C core computes them (transforms.h, fk_trunc_setup)
     span = ((1.0 - tail_a) - tail_b) * 0.5 if straddle else (tail_b - tail_a) * 0.5
     bases = (tail_a, tail_b if straddle else tail_a + span)
-    tail_min = _TAIL_MIN.get(dtype, _TAIL_MIN_F32)
-    if not min(bases) + span * 2.0**-32 >= tail_min * (1.0 + 2.0**-20):
-        reach = 37.5 if dtype == "float64" else 12.9
+    t_min, t_max = min(bases) + span * 2.0**-32, max(bases) + span
+    wide = float32 = dtype != "float64"
+    if float32:
+        float32 = t_min >= _TAIL_MIN_F32 * (1.0 + 2.0**-20) and _t_steps_f32(span, t_max) >= _STEPS_F32
+    if not t_min >= _TAIL_MIN_F64 * (1.0 + 2.0**-20):
         raise ValueError(
             f"[a, b] = [{a!r}, {b!r}] lies too far in the tail of N({mean!r}, {std!r}^2) to "
-            f"sample in {dtype}: the sampler resolves tail probabilities down to "
-            f"2^{round(math.log2(tail_min))} (|a - mean|, |b - mean| up to about {reach} std)"
+            f"sample in {dtype}: the sampler resolves tail probabilities down to 2^-1022 "
+            "(|a - mean|, |b - mean| up to about 37.5 std)"
         )
     # (one value of the dtype in [a, b]: every sample is that value, whatever t)
-    if lo < hi and not span >= (max(bases) + span) * _T_STEPS.get(dtype, _T_STEPS_F32):
-        hint = "widen the interval" + ("" if dtype == "float64" else " or use float64")
+    if lo < hi and not float32 and not span >= t_max * 2.0**-52 * _STEPS_F64:
         raise ValueError(
             f"[a, b] = [{a!r}, {b!r}] is too narrow to sample from N({mean!r}, {std!r}^2) in "
-            f"{dtype}: it holds probability {2 * span:.3g}, below what the {dtype} sampler "
-            f"resolves there; {hint}"
+            f"{dtype}: it holds probability {2 * span:.3g}, below what the float64 sampler "
+            "resolves there; widen the interval"
         )
-    return (mean, std, lo, hi, tail_a, tail_b, int(mirror) | int(straddle) << 1)
+    form = int(mirror) | int(straddle) << 1 | (_FORM_F64 if wide and not float32 else 0)
+    return (mean, std, lo, hi, tail_a, tail_b, form)
 
 
 def trunc_normal_(
@@ -337,11 +352,13 @@ def trunc_normal_(
 
     Inverse CDF on the restricted range: one Philox word per sample, no rejection; samples never
     leave [a, b], in every dtype (the bounds are rounded inwards to it) and for any small std.
-    float32, float16 and bfloat16 compute in float32, float64 in float64. Untruncated, |z|
-    reaches 6.34 std in both tails (mass 2.3e-10 beyond). Tail intervals are sampled correctly up
-    to about 12.9 std from the mean (float32 arithmetic: tail probability >= 2^-126) or 37.5 std
-    (float64: >= 2^-1022); intervals beyond, intervals too narrow for the sampler, and bounds with
-    no value of the dtype between them raise ValueError.
+    float32, float16 and bfloat16 compute in float32 where that resolves the tail probability t
+    of each half of [a, b] in at least 2^20 steps, else (narrow intervals, intervals far in one
+    tail, t < 2^-126) in float64, rounded to float32 once; float64 in float64.
+    Untruncated, |z| reaches 6.34 std in both tails (mass 2.3e-10 beyond). Tail intervals are
+    sampled correctly up to about 37.5 std from the mean (tail probability >= 2^-1022); intervals
+    beyond, intervals too narrow for the float64 sampler, and bounds with no value of the dtype
+    between them raise ValueError.
     """
     m = _checks.real("mean", mean)
     s = _checks.real("std", std)

@@ -66,6 +66,23 @@ typedef struct {
  * every platform fills with the same parameters */
 #define TRUNC {0.1, 0.5, -0.6, 0.9, 0x1.4ac77ea57e019p-4, 0x1.c0ea71b631b11p-5, 2}
 #define TRUNC_TAIL {0.0, 1.0, 6.0, 9.0, 0x1.0a7afbb1ee683p-63, 0x1.0f30ef0092d57p-30, 1}
+/* float32 arithmetic on [-6, -4] std (form 0; the Python layer computes this interval in
+ * float64 since issue 20, but every kernel must still agree on it): lw from -19.3 to -9, the
+ * middle tail polynomial (-16 <= lw < -5) in most lanes, the far one in 0.2 % of them, so
+ * blocks of 8 vectors mix the two */
+#define TRUNC_MIDDLE {0.0, 1.0, -6.0, -4.0, 0x1.0f30ef0092d57p-30, 0x1.09ad7954afffep-15, 0}
+/* [-0.1, 30] std: half 1 runs from t = 2^-33 to 0.27, so about one lane in 300 takes a tail
+ * polynomial among central ones (a third of the AVX-512 blocks) */
+#define TRUNC_MIXED                                                                              \
+    {0.0, 1.0, -0x1.999998p-4, 0x1.ep+4, 0x1.d7375f15b2f1ep-2, 0x1.7795ad05ea6a0p-656, 2}
+/* [-1e-5, 1e-5] std, too narrow for float32 arithmetic: float64 (form bit 2), rounded */
+#define TRUNC_NARROW                                                                             \
+    {0.0, 1.0, -0x1.4f8b58p-17, 0x1.4f8b58p-17, 0x1.fffef4463cf4bp-2, 0x1.fffef4463cf4bp-2, 6}
+/* N(1e-38, 1e-38) on [5e-39, 2e-38] in bfloat16: bounds and samples in the subnormal range */
+#define TRUNC_SUBNORMAL                                                                          \
+    {0x1.b38fb9daa78e4p-127, 0x1.b38fb9daa78e4p-127, 0x1.b8p-128, 0x1.b2p-126,                 \
+     0x1.3bf143b9aa712p-2, 0x1.44ed0bb7cb20cp-3, 2}
+#define NORMAL_SUBNORMAL {0.0, 1e-39, 0, 0, 0, 0, 0}
 
 static const fk_case cases[] = {
     {"raw_u32", FK_DIST_RAW, FK_DTYPE_UINT32, {0, 0, 0, 0, 0, 0, 0}},
@@ -90,6 +107,15 @@ static const fk_case cases[] = {
     {"uniform_signed_zero_f64", FK_DIST_UNIFORM, FK_DTYPE_FLOAT64, {-0.0, 0.0, 0.0, 1.0, 0, 0, 0}},
     {"uniform_nan_f16", FK_DIST_UNIFORM, FK_DTYPE_FLOAT16, {NAN, 1.0, -1.0, 1.0, 0, 0, 0}},
     {"uniform_nan_f64", FK_DIST_UNIFORM, FK_DTYPE_FLOAT64, {NAN, 1.0, -1.0, 1.0, 0, 0, 0}},
+    {"trunc_middle_f32", FK_DIST_TRUNC_NORMAL, FK_DTYPE_FLOAT32, TRUNC_MIDDLE},
+    {"trunc_middle_bf16", FK_DIST_TRUNC_NORMAL, FK_DTYPE_BFLOAT16, TRUNC_MIDDLE},
+    {"trunc_mixed_f32", FK_DIST_TRUNC_NORMAL, FK_DTYPE_FLOAT32, TRUNC_MIXED},
+    {"trunc_mixed_f16", FK_DIST_TRUNC_NORMAL, FK_DTYPE_FLOAT16, TRUNC_MIXED},
+    {"trunc_narrow_f32", FK_DIST_TRUNC_NORMAL, FK_DTYPE_FLOAT32, TRUNC_NARROW},
+    {"trunc_narrow_f16", FK_DIST_TRUNC_NORMAL, FK_DTYPE_FLOAT16, TRUNC_NARROW},
+    {"trunc_narrow_bf16", FK_DIST_TRUNC_NORMAL, FK_DTYPE_BFLOAT16, TRUNC_NARROW},
+    {"trunc_subnormal_bf16", FK_DIST_TRUNC_NORMAL, FK_DTYPE_BFLOAT16, TRUNC_SUBNORMAL},
+    {"normal_subnormal_bf16", FK_DIST_NORMAL, FK_DTYPE_BFLOAT16, NORMAL_SUBNORMAL},
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
