@@ -526,14 +526,15 @@ _UNINITIALIZED = _nn.parameter.UninitializedTensorMixin  # type: ignore[attr-def
 _PLAIN = _torch_intake.PLAIN  # torch.Tensor, nn.Parameter: never a DTensor
 _TRANSFORMER = _nn.Transformer
 # module class -> (the class rules apply to, its rule or None, running statistics reset?)
-_CLASSES: dict[type, tuple[type, Rule | None, bool]] = {}
+Classes = dict[type, tuple[type, Rule | None, bool]]
 
 
-def _class_of(m: torch.nn.Module) -> tuple[type, Rule | None, bool]:
+def _class_of(m: torch.nn.Module, classes: Classes) -> tuple[type, Rule | None, bool]:
     """_distributed.unwrapped_class(m), its rule and whether its running statistics are reset,
-    cached by type(m)."""
+    kept in `classes` by type(m): one call's memo, so no class outlives the call because of it
+    (a module-level cache kept every class ever seen alive; a model has a few classes)."""
     kind = _distributed.unwrapped_class(m)
-    found = _CLASSES[type(m)] = (kind, _RULES.get(kind), kind in _RUNNING_STATS)
+    found = classes[type(m)] = (kind, _RULES.get(kind), kind in _RUNNING_STATS)
     return found
 
 
@@ -613,9 +614,10 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     strangers: dict[str, tuple[torch.nn.Module, list[str]]] = {}  # module name -> unclaimed
     xavier: set[int] = set()  # under an nn.Transformer, more than one dimension
     problems: list[str] = []
+    classes: Classes = {}
     for mname, m in module.named_modules(prefix=prefix):
         own = m._parameters
-        kind, rule, stats = _CLASSES.get(type(m)) or _class_of(m)
+        kind, rule, stats = classes.get(type(m)) or _class_of(m, classes)
         if kind is _TRANSFORMER:  # its _reset_parameters: xavier_uniform_ on every p.dim() > 1
             xavier.update(id(p) for p in m.parameters() if p.dim() > 1)
         if stats and m.track_running_stats:
