@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -152,23 +153,34 @@ def uniform_(tensor: torch.Tensor, a: float = 0.0, b: float = 1.0,
         return _api.uniform_(tensor, a, b, seed=_seed(generator, seed), stream=stream)
 
 
+def _not_held(tensor: torch.Tensor) -> None:
+    """The check of the random fills for the drop-ins that write with torch's own ops: FSDP2's
+    temporary unsharded parameters are refused (_distributed.refuse_fsdp_temporary)."""
+    if _distributed.FSDP_STATES in sys.modules and isinstance(tensor, torch.Tensor):
+        _distributed.refuse_fsdp_temporary(tensor)
+
+
 def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
     """torch.nn.init.constant_: every element set to `val` (torch's own fill)."""
+    _not_held(tensor)
     return _init.constant_(tensor, val)
 
 
 def ones_(tensor: torch.Tensor) -> torch.Tensor:
     """torch.nn.init.ones_ (torch's own fill)."""
+    _not_held(tensor)
     return _init.ones_(tensor)
 
 
 def zeros_(tensor: torch.Tensor) -> torch.Tensor:
     """torch.nn.init.zeros_ (torch's own fill)."""
+    _not_held(tensor)
     return _init.zeros_(tensor)
 
 
 def eye_(tensor: torch.Tensor) -> torch.Tensor:
     """torch.nn.init.eye_: the identity matrix in a 2-D tensor (torch's own)."""
+    _not_held(tensor)
     return _init.eye_(tensor)
 
 
@@ -184,6 +196,7 @@ def dirac_(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
     sizes = tensor.size()
     if sizes[0] % groups != 0:
         raise ValueError("dim 0 must be divisible by groups")
+    _not_held(tensor)
     if _distributed.is_dtensor(tensor):  # torch's own handles the shards
         return torch.nn.init.dirac_(tensor, groups)
     if tensor.is_meta:
@@ -226,6 +239,7 @@ def orthogonal_(tensor: torch.Tensor, gain: float = 1, generator: torch.Generato
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     g = _checks.real("gain", gain)
     _no_dtensor("orthogonal_", tensor)
+    _not_held(tensor)
     if tensor.numel() == 0 or tensor.is_meta:
         if seed is not None and generator is not None:
             raise ValueError("pass either generator= or seed=, not both")
@@ -549,7 +563,8 @@ def _unwritable(kind: str, name: str, t: torch.Tensor) -> str:
 
 def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
                  unknown: str = "error", threads: int | None = None,
-                 check_seed: bool = False) -> torch.nn.Module:  # fmt: skip
+                 check_seed: bool = False, group: Any = None,
+                 timeout: float | None = None) -> torch.nn.Module:  # fmt: skip
     """Re-initialize every parameter of `module` in place, as its layers' reset_parameters
     would, each random parameter on the stream ``stream_for(qualified name)``.
 
@@ -600,7 +615,9 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str (the module's qualified name), got {type(prefix).__name__}")
     if check_seed:  # first: an argument error on one rank must not leave the others waiting
-        _distributed.check_seed(seed)
+        _distributed.check_seed(seed, group, timeout)
+    elif group is not None or timeout is not None:
+        raise ValueError("group= and timeout= apply to check_seed=True only")
     _checks.choice("unknown", unknown, ("error", "skip", "reset"))
     key = _checks.seed(seed)
     if threads is not None:
@@ -632,6 +649,10 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
                 else:
                     plain_constants.append(b)
                 constants.setdefault(value, []).append(b)
+        if kind is not type(m):  # FSDP2's fully_shard or replicate wraps m
+            problem = _fsdp_problem(m, mname)
+            if problem:
+                problems.append(problem)
         if not own:
             continue
         claimed = rule(m) if rule is not None else _NO_RULE
@@ -705,6 +726,28 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
         warnings.warn(f"init_module_ left {len(unreset)} parameters that no rule and no reset "
                       f"method covers: {_listed(unreset)}", UserWarning, stacklevel=2)  # fmt: skip
     return module
+
+
+def _fsdp_problem(m: torch.nn.Module, mname: str) -> str | None:
+    """Why init_module_ cannot write the parameters of FSDP2 module `m`, if it cannot: they are
+    temporary unsharded copies (after a forward with reshard_after_forward=False, or unshard()),
+    which reshard() frees. init_module_ raises rather than reshard: reshard() changes the state
+    of the caller's training step (the next backward, tensors it holds), and it is one line for
+    the caller."""
+    state = _distributed.fsdp_state(m)
+    try:
+        held = bool(_distributed.fsdp_unsharded(state)) if state is not None else None
+    except AttributeError:  # another torch's FSDP2: what its public state shows
+        held = None
+    if held is None:  # the sharded parameters (of m and the modules under it) are DTensors
+        held = any(not _distributed.is_dtensor(p) for p in m.parameters())
+    if not held:
+        return None
+    return (f"{repr(mname) if mname else 'the module'} ({type(m).__name__}) holds FSDP2's temporary "
+            "unsharded parameters (after a forward with reshard_after_forward=False, or unshard()), "
+            "which reshard() frees: values written there would be lost; call reshard() on every "
+            "FSDP module first (FSDPModule.reshard is not recursive: for m in model.modules(): "
+            "if isinstance(m, FSDPModule): m.reshard())")  # fmt: skip
 
 
 def _check_writable(t: torch.Tensor, qual: str | None) -> None:
