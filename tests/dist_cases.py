@@ -345,6 +345,7 @@ def fsdp_state_cases(mesh, tp_mesh=None):
     model(torch.ones(2, 6))
     out["held"] = type(model[0].weight).__name__
     out["init_module_"] = _outcome(lambda: fki.init_module_(model, seed=1))
+    out["init_module_ on a part"] = _outcome(lambda: fki.init_module_(model[1], seed=1, prefix="1"))
     out["fk.normal_"] = _outcome(lambda: fk.normal_(model[0].weight, seed=1))
     out["normal_ on .data"] = _outcome(lambda: fki.normal_(model[1].weight.data, seed=1))
     out["ones_"] = _outcome(lambda: fki.ones_(model[1].weight))

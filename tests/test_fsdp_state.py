@@ -54,6 +54,9 @@ def _check_unsharded_state(got, kind):
     assert got["sharded"] == _plain(0)
     assert got["held"] == ("DTensor" if kind == "fsdp_tp" else "Parameter")
     assert re.fullmatch(HELD_MODULE + r".*", got["init_module_"], re.S)
+    assert re.match(r"ValueError: init_module_ cannot initialize this module: parameter '1.weight' is FSDP2's "
+                    r"temporary unsharded copy of the parameter 'weight' of a LayerNorm \(after a forward",
+                    got["init_module_ on a part"])  # a module FSDP2 does not wrap itself
     assert re.match(HELD.format("weight", "FSDPLinear"), got["fk.normal_"])
     assert re.match(HELD.format("weight", "LayerNorm"), got["normal_ on .data"])
     assert re.match(HELD.format("weight", "LayerNorm"), got["ones_"])

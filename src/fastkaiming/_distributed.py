@@ -110,30 +110,49 @@ def _storage(tensor: Any) -> int:
     return int(local.untyped_storage().data_ptr())
 
 
-def refuse_fsdp_temporary(tensor: Any) -> None:
-    """Raise ValueError if `tensor` is, or shares memory with, a parameter that FSDP2 holds only
-    until the next reshard() (fsdp_unsharded). Such a tensor has no mark of its own: it is found
-    among the FSDP2 states of the live modules (none while torch.distributed.fsdp is not
-    imported). A copy of its values (``p.clone()``) is the user's own tensor and not refused."""
-    where = 0
-    for module, state in _fsdp_states():
+def fsdp_temporaries() -> dict[object, str]:
+    """The parameters FSDP2 holds only until the next reshard() (fsdp_unsharded), found among the
+    FSDP2 states of the live modules (none while torch.distributed.fsdp is not imported): keyed
+    by id(tensor) and by ("storage", address of its memory), each with its description."""
+    found: dict[object, str] = {}
+    for _, state in _fsdp_states():
         for fsdp_param in fsdp_unsharded(state):
             temporary = _temporary(fsdp_param)
             if temporary is None:
                 continue
-            if temporary is not tensor:
-                where = where or _storage(tensor)
-                if where == 0 or where != _storage(temporary):
-                    continue
             info = fsdp_param._module_info
-            raise ValueError(
-                f"tensor is FSDP2's temporary unsharded copy of the parameter '{info.param_name}' "
-                f"of a {type(info.module).__name__} (held after a forward with "
-                "reshard_after_forward=False, or unshard()): reshard() frees it and registers the "
-                "sharded DTensor again, so the values written would be lost; call reshard() on "
-                "the FSDP modules first (FSDPModule.reshard is not recursive) and fill the "
-                "sharded parameter"
-            )
+            text = f"the parameter '{info.param_name}' of a {type(info.module).__name__}"
+            found[id(temporary)] = text
+            address = _storage(temporary)
+            if address:
+                found[("storage", address)] = text
+    return found
+
+
+def held_by_fsdp(tensor: Any, temporaries: dict[object, str]) -> str | None:
+    """The description of the FSDP2 temporary `tensor` is, or shares memory with, if any."""
+    if not temporaries:
+        return None
+    text = temporaries.get(id(tensor))
+    if text is None:
+        address = _storage(tensor)
+        text = temporaries.get(("storage", address)) if address else None
+    return text
+
+
+def refuse_fsdp_temporary(tensor: Any) -> None:
+    """Raise ValueError if `tensor` is, or shares memory with (``.data``, a view, to_local()), a
+    parameter FSDP2 holds only until the next reshard() (fsdp_temporaries). Such a tensor has no
+    mark of its own; a copy of its values (``p.detach().clone()``) is the caller's own tensor."""
+    text = held_by_fsdp(tensor, fsdp_temporaries())
+    if text is not None:
+        raise ValueError(
+            f"tensor is FSDP2's temporary unsharded copy of {text} (held after a forward with "
+            "reshard_after_forward=False, or unshard()): reshard() frees it and registers the "
+            "sharded DTensor again, so the values written would be lost; call reshard() on "
+            "the FSDP modules first (FSDPModule.reshard is not recursive) and fill the "
+            "sharded parameter"
+        )
 
 
 def unwrapped_class(module: object) -> type:

@@ -898,6 +898,8 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     xavier: set[int] = set()  # under an nn.Transformer, more than one dimension
     problems: list[str] = []
     classes: Classes = {}
+    # FSDP2's temporary parameters: also reached through a module FSDP2 does not wrap itself
+    held = _distributed.fsdp_temporaries() if _distributed.FSDP_STATES in sys.modules else None
     for mname, m in module.named_modules(prefix=prefix):
         own = m._parameters
         kind, rule, stats = classes.get(type(m)) or _class_of(m, classes)
@@ -935,6 +937,9 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
             plain = type(p) in _PLAIN and p.is_cpu  # a plain CPU tensor: neither meta nor lazy
             if not plain and (p.is_meta or isinstance(p, _UNINITIALIZED)):
                 problems.append(_unwritable("parameter", f"{mname}.{pname}" if mname else pname, p))
+            elif held and _distributed.held_by_fsdp(p, held):
+                problems.append(f"parameter '{mname + '.' if mname else ''}{pname}' is FSDP2's temporary unsharded copy of "
+                                f"{_distributed.held_by_fsdp(p, held)}" + _RESHARD)  # fmt: skip
             elif fill is None:
                 strangers.setdefault(mname, (m, []))[1].append(f"{mname}.{pname}" if mname else pname)
             elif fill[0] == "const":
@@ -1060,10 +1065,13 @@ def _fsdp_problem(m: torch.nn.Module, mname: str) -> str | None:
     if not held:
         return None
     return (f"{repr(mname) if mname else 'the module'} ({type(m).__name__}) holds FSDP2's temporary "
-            "unsharded parameters (after a forward with reshard_after_forward=False, or unshard()), "
-            "which reshard() frees: values written there would be lost; call reshard() on every "
-            "FSDP module first (FSDPModule.reshard is not recursive: for m in model.modules(): "
-            "if isinstance(m, FSDPModule): m.reshard())")  # fmt: skip
+            "unsharded parameters" + _RESHARD)
+
+
+_RESHARD = (" (after a forward with reshard_after_forward=False, or unshard()), which reshard() "
+            "frees: values written there would be lost; call reshard() on every FSDP module first "
+            "(FSDPModule.reshard is not recursive: for m in model.modules(): if isinstance(m, "
+            "FSDPModule): m.reshard())")  # fmt: skip
 
 
 def _check_writable(t: torch.Tensor, qual: str | None) -> None:
