@@ -96,48 +96,80 @@ def fsdp_unsharded(state: Any) -> list[Any]:
     return held
 
 
-def _temporary(fsdp_param: Any) -> Any:
-    if fsdp_param.sharded_state.name == "UNSHARDED":
-        return fsdp_param._unsharded_param
-    return fsdp_param._sharded_post_forward_param
-
-
 def _storage(tensor: Any) -> int:
     """The address of the storage of `tensor` (of its local shard for a DTensor); 0 if none."""
+    if type(tensor) in _buffers.TORCH_PLAIN:  # data_ptr: cheaper than untyped_storage()
+        address = int(tensor.data_ptr())  # 0: meta, or no memory
+        return address - tensor.storage_offset() * tensor.element_size() if address else 0
     local = tensor._local_tensor if is_dtensor(tensor) else tensor
     if local.is_meta:
         return 0
     return int(local.untyped_storage().data_ptr())
 
 
-def fsdp_temporaries() -> dict[object, str]:
+# The FSDPParamGroups of the live FSDP2 states (weak references), and the number of entries of
+# torch's registry they were read from: read again when that number changes or a group died.
+_GROUPS: list[Any] = []
+_GROUPS_FROM = [-1]
+
+
+def _fsdp_groups() -> list[Any]:
+    """Every live FSDPParamGroup; none while torch.distributed.fsdp is not imported."""
+    import weakref
+
+    registry = sys.modules.get(FSDP_STATES)
+    mapping = getattr(registry, "_module_state_mapping", None)
+    if not mapping:
+        return []
+    groups = [ref() for ref in _GROUPS]
+    if len(mapping) != _GROUPS_FROM[0] or None in groups:
+        groups = [g for _, state in _fsdp_states() for g in state._fsdp_param_groups]
+        _GROUPS[:] = [weakref.ref(g) for g in groups]
+        _GROUPS_FROM[0] = len(mapping)
+    return groups
+
+
+def fsdp_temporaries() -> dict[object, Any]:
     """The parameters FSDP2 holds only until the next reshard() (fsdp_unsharded), found among the
-    FSDP2 states of the live modules (none while torch.distributed.fsdp is not imported): keyed
-    by id(tensor) and by ("storage", address of its memory), each with its description."""
-    found: dict[object, str] = {}
-    for _, state in _fsdp_states():
-        for fsdp_param in fsdp_unsharded(state):
-            temporary = _temporary(fsdp_param)
+    FSDP2 states of the live modules (none while torch.distributed.fsdp is not imported): their
+    FSDPParams keyed by id(tensor) and by ("storage", address of its memory). Costs one
+    attribute read per FSDP2 module while every one is sharded."""
+    found: dict[object, Any] = {}
+    groups = _fsdp_groups()
+    if not groups:
+        return found
+    states = type(groups[0]._sharded_state)
+    sharded, unsharded = states.SHARDED, states.UNSHARDED
+    for group in groups:
+        if group._sharded_state is sharded:
+            continue
+        for fsdp_param in group.fsdp_params:
+            state = fsdp_param.sharded_state
+            if state is sharded:
+                continue
+            temporary = (fsdp_param._unsharded_param if state is unsharded
+                         else fsdp_param._sharded_post_forward_param)  # fmt: skip
             if temporary is None:
                 continue
-            info = fsdp_param._module_info
-            text = f"the parameter '{info.param_name}' of a {type(info.module).__name__}"
-            found[id(temporary)] = text
+            found[id(temporary)] = fsdp_param
             address = _storage(temporary)
             if address:
-                found[("storage", address)] = text
+                found[("storage", address)] = fsdp_param
     return found
 
 
-def held_by_fsdp(tensor: Any, temporaries: dict[object, str]) -> str | None:
-    """The description of the FSDP2 temporary `tensor` is, or shares memory with, if any."""
+def held_by_fsdp(tensor: Any, temporaries: dict[object, Any]) -> str | None:
+    """Which FSDP2 temporary `tensor` is, or shares memory with, if any (fsdp_temporaries)."""
     if not temporaries:
         return None
-    text = temporaries.get(id(tensor))
-    if text is None:
+    found = temporaries.get(id(tensor))
+    if found is None:
         address = _storage(tensor)
-        text = temporaries.get(("storage", address)) if address else None
-    return text
+        found = temporaries.get(("storage", address)) if address else None
+    if found is None:
+        return None
+    info = found._module_info
+    return f"the parameter '{info.param_name}' of a {type(info.module).__name__}"
 
 
 def refuse_fsdp_temporary(tensor: Any) -> None:
