@@ -450,7 +450,7 @@ def check_seed(seed: object, group: object = None, timeout: object = None) -> No
                          "init_module_(check_seed=True) a group of the ranks that call it")  # fmt: skip
     if group is not None and not isinstance(group, dist.ProcessGroup):
         raise TypeError(f"group must be a torch.distributed ProcessGroup or None, got {type(group).__name__}")
-    pg = group if group is not None else dist.group.WORLD
+    pg: Any = group if group is not None else dist.group.WORLD
     ranks = tuple(dist.get_process_group_ranks(pg))
     name = pg.group_name  # two groups of the same ranks are two groups
     me = dist.get_rank()

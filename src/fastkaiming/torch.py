@@ -611,7 +611,7 @@ def _trunc_normal_law(mean: object, std: object, a: object, b: object) -> _api.L
 def _kaiming_law(a: object, mode: object, nonlinearity: object, uniform: bool) -> _api.Law:
     std = _api._kaiming_std(a, mode, nonlinearity, None, None, 1, 0)
     if uniform:
-        return lambda shape, name: _api._uniform_params(-math.sqrt(3.0) * std(shape), math.sqrt(3.0) * std(shape))
+        return lambda shape, name: _api._uniform_params(-_api._SQRT3 * std(shape), _api._SQRT3 * std(shape))
     return lambda shape, name: _api._normal_params(0.0, std(shape))
 
 
@@ -620,7 +620,9 @@ def _rule_fill(value: object, where: str) -> Fill:
     (fastkaiming.torch's or torch.nn.init's), or a functools.partial of one with its arguments."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return ("const", _checks.real(where, value))  # finite
-    func, args, kwargs = value, (), {}
+    func: Any = value
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
     if isinstance(value, functools.partial):
         func, args, kwargs = value.func, value.args, value.keywords
     name = _RULE_NAMES.get(func) if callable(func) else None
@@ -639,7 +641,8 @@ def _rule_fill(value: object, where: str) -> Fill:
                          "qualified name choose the random stream")  # fmt: skip
     bound.apply_defaults()
     a = bound.arguments
-    text = f"{where} ({name}({', '.join([repr(v) for v in args] + [f'{k}={v!r}' for k, v in kwargs.items()])}))"
+    given = [repr(v) for v in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    text = f"{where} ({name}({', '.join(given)}))"
     try:
         if name in ("constant_", "zeros_", "ones_"):
             return _rule_fill(a["val"] if name == "constant_" else float(name == "ones_"), where)
@@ -667,7 +670,8 @@ class _Rules:
 
     def __init__(self, rules: object) -> None:
         if not isinstance(rules, Mapping):
-            raise TypeError(f"rules must be a dict (class or name pattern -> fill), got {type(rules).__name__}")
+            raise TypeError("rules must be a dict (class or name pattern -> fill), got "
+                            f"{type(rules).__name__}")  # fmt: skip
         patterns: list[tuple[str, Fill]] = []
         self.classes: dict[type, Fill | dict[str, Fill]] = {}
         for key, value in rules.items():
@@ -675,16 +679,18 @@ class _Rules:
             if isinstance(key, str):
                 patterns.append((key, _rule_fill(value, f"rules[{key!r}]")))
                 continue
-            if not classes or not all(isinstance(c, type) and issubclass(c, torch.nn.Module) for c in classes):
+            if not classes or not all(isinstance(c, type) and issubclass(c, _nn.Module) for c in classes):
                 raise TypeError(f"rules keys are torch.nn.Module classes, tuples of them, or name patterns "
                                 f"(str); got {key!r}")  # fmt: skip
-            where = f"rules[{'(' + ', '.join(c.__name__ for c in classes) + ')' if isinstance(key, tuple) else key.__name__}]"
+            named = ", ".join(c.__name__ for c in classes)
+            where = f"rules[({named})]" if isinstance(key, tuple) else f"rules[{named}]"
             if isinstance(value, Mapping):
-                fills: Fill | dict[str, Fill] = {}
+                per_name: dict[str, Fill] = {}
                 for pname, v in value.items():
                     if not isinstance(pname, str):
                         raise TypeError(f"{where}: parameter names are str, got {pname!r}")
-                    fills[pname] = _rule_fill(v, f"{where}[{pname!r}]")
+                    per_name[pname] = _rule_fill(v, f"{where}[{pname!r}]")
+                fills: Fill | dict[str, Fill] = per_name
             else:
                 fills = _rule_fill(value, where)
             for c in classes:
@@ -697,6 +703,7 @@ class _Rules:
     def fill(self, qual: str, m: torch.nn.Module, kind: type, pname: str) -> Fill | None:
         """The fill the rules give parameter `pname` of module `m` (class `kind`), or None."""
         found = self.match(qual) if self.match is not None else None
+        fill: Fill | None
         if found is not None:
             fill = self.patterns[int(found.lastgroup[1:])]  # type: ignore[index]
         else:
@@ -938,7 +945,8 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
             if not plain and (p.is_meta or isinstance(p, _UNINITIALIZED)):
                 problems.append(_unwritable("parameter", f"{mname}.{pname}" if mname else pname, p))
             elif held and _distributed.held_by_fsdp(p, held):
-                problems.append(f"parameter '{mname + '.' if mname else ''}{pname}' is FSDP2's temporary unsharded copy of "
+                qual = f"{mname}.{pname}" if mname else pname
+                problems.append(f"parameter '{qual}' is FSDP2's temporary unsharded copy of "
                                 f"{_distributed.held_by_fsdp(p, held)}" + _RESHARD)  # fmt: skip
             elif fill is None:
                 strangers.setdefault(mname, (m, []))[1].append(f"{mname}.{pname}" if mname else pname)
