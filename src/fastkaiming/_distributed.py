@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -115,8 +116,6 @@ _GROUPS_FROM = [-1]
 
 def _fsdp_groups() -> list[Any]:
     """Every live FSDPParamGroup; none while torch.distributed.fsdp is not imported."""
-    import weakref
-
     registry = sys.modules.get(FSDP_STATES)
     mapping = getattr(registry, "_module_state_mapping", None)
     if not mapping:
