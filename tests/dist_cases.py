@@ -11,6 +11,9 @@ import logging
 import math
 import os
 import pathlib
+import socket
+import tempfile
+import time
 import traceback
 
 import torch
@@ -193,6 +196,55 @@ def sharded_model(case, mesh):
     return model.to_empty(device="cpu")
 
 
+# -- spawning ranks ---------------------------------------------------------------------------
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def one_rank_mesh():
+    """For a module-scoped fixture: a one-rank gloo group (HashStore) in this process, its mesh."""
+    import pytest
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+
+    if dist.is_initialized():
+        pytest.skip("a process group is already initialized in this process")
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    yield init_device_mesh("cpu", (1,))
+    dist.destroy_process_group()
+
+
+def spawn(target, world, args, timeout):
+    """Run ``target(rank, world, port, outdir, *args)`` on `world` spawned ranks (gloo on a free
+    local port), waiting at most `timeout` seconds from start to exit; every .pt file the ranks
+    saved in outdir, loaded, by file name. A hung or failed rank fails the calling test."""
+    import pytest
+
+    ctx = torch.multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as out:
+        port = _free_port()
+        procs = [ctx.Process(target=target, args=(r, world, port, out, *args), daemon=True)
+                 for r in range(world)]  # fmt: skip
+        for p in procs:
+            p.start()
+        deadline = time.monotonic() + timeout
+        for p in procs:
+            p.join(max(1.0, deadline - time.monotonic()))
+        hung = [r for r, p in enumerate(procs) if p.is_alive()]
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(10)
+        errors = "\n".join(f.read_text() for f in sorted(pathlib.Path(out).glob("error-*")))
+        if hung or errors or any(p.exitcode for p in procs):
+            pytest.fail(f"world size {world}: ranks {hung} still running after {timeout} s, "
+                        f"exit codes {[p.exitcode for p in procs]}\n{errors}")  # fmt: skip
+        return {f.name: torch.load(f) for f in pathlib.Path(out).glob("*.pt")}
+
+
 # -- the worker ------------------------------------------------------------------------------
 
 def _run_all(rank, world, isas):
@@ -249,6 +301,110 @@ def worker(rank, world, port, outdir, isas):
         dist.destroy_process_group()
         if rank == 0:
             torch.save(results, out / "results.pt")
+    except BaseException:
+        (out / f"error-rank{rank}.txt").write_text(traceback.format_exc())
+        raise
+
+
+# -- FSDP2's unsharded state and check_seed's group (tests/test_fsdp_state.py) ---------------
+
+def _outcome(fill):
+    """None if `fill()` returns, else its exception's type name and message."""
+    try:
+        fill()
+    except (ValueError, TypeError, RuntimeError) as e:
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def _weights(model):
+    return {n: _whole_digest(p) for n, p in model.named_parameters()}
+
+
+def state_model():
+    return torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.LayerNorm(4))
+
+
+def fsdp_state_cases(mesh, tp_mesh=None):
+    """A model sharded with reshard_after_forward=False (over TP when `tp_mesh` is given), after
+    a forward: what init_module_ and the fills do while FSDP2 holds it unsharded, the weights
+    then, and after reshard() on every FSDP module and init_module_ again."""
+    from torch.distributed.fsdp import FSDPModule, fully_shard
+    from torch.distributed.tensor import Replicate
+    from torch.distributed.tensor.parallel import ColwiseParallel, parallelize_module
+
+    with torch.device("meta"):
+        model = state_model()
+    if tp_mesh is not None:
+        parallelize_module(model, tp_mesh, {"0": ColwiseParallel(output_layouts=Replicate())})
+    fully_shard(model[0], mesh=mesh, reshard_after_forward=False)
+    fully_shard(model, mesh=mesh, reshard_after_forward=False)
+    model.to_empty(device="cpu")
+    fki.init_module_(model, seed=0)
+    out = {"sharded": _weights(model)}
+    model(torch.ones(2, 6))
+    out["held"] = type(model[0].weight).__name__
+    out["init_module_"] = _outcome(lambda: fki.init_module_(model, seed=1))
+    out["init_module_ on a part"] = _outcome(lambda: fki.init_module_(model[1], seed=1, prefix="1"))
+    out["fk.normal_"] = _outcome(lambda: fk.normal_(model[0].weight, seed=1))
+    out["normal_ on .data"] = _outcome(lambda: fki.normal_(model[1].weight.data, seed=1))
+    out["ones_"] = _outcome(lambda: fki.ones_(model[1].weight))
+    weight = model[0].weight
+    local = weight.to_local() if _distributed.is_dtensor(weight) else weight  # same memory
+    out["kaiming_uniform_ on a view"] = _outcome(lambda: fki.kaiming_uniform_(local[:2], seed=1))
+    for m in model.modules():
+        if isinstance(m, FSDPModule):
+            m.reshard()
+    out["after reshard"] = _weights(model)
+    out["reinit"] = _outcome(lambda: fki.init_module_(model, seed=1))
+    out["reinit weights"] = _weights(model)
+    return out
+
+
+def check_seed_cases(rank, world):
+    """check_seed with group=: a group of rank 0 only; the default group when rank 1 does not
+    come (and, at the same time, a second group of both when rank 0 does not); a group this rank
+    is not in."""
+    import torch.distributed as dist
+
+    only_first = dist.new_group([0])
+    both = dist.new_group(list(range(world)))
+    fresh = dist.new_group(list(range(world)))  # after a timeout, a group's calls no longer pair up
+    out = {}
+    if rank == 0:
+        out["own group"] = _outcome(lambda: fki.init_module_(state_model(), seed=5, check_seed=True,
+                                                             group=only_first))  # fmt: skip
+        out["missing"] = _outcome(lambda: fki.init_module_(state_model(), seed=5, check_seed=True, timeout=2))
+    elif rank == 1:
+        out["missing"] = _outcome(lambda: fki.init_module_(state_model(), seed=5, check_seed=True,
+                                                           group=both, timeout=2))  # fmt: skip
+        out["not a member"] = _outcome(lambda: fki.init_module_(state_model(), seed=5, check_seed=True,
+                                                                group=only_first))  # fmt: skip
+    dist.barrier()  # the store-based check leaves the group usable
+    out["agree"] = _outcome(lambda: fki.init_module_(state_model(), seed=9, check_seed=True, group=fresh))
+    return out
+
+
+def state_worker(rank, world, port, outdir):
+    """One rank of tests/test_fsdp_state.py: every rank saves its results, any rank its traceback."""
+    out = pathlib.Path(outdir)
+    try:
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        import datetime
+
+        import torch.distributed as dist
+        from torch.distributed.device_mesh import init_device_mesh
+
+        dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=60))
+        torch.set_num_threads(1)
+        logging.getLogger("torch.distributed.tensor._redistribute").setLevel(logging.ERROR)
+        results = {"fsdp": fsdp_state_cases(init_device_mesh("cpu", (world,)))}
+        mesh = init_device_mesh("cpu", (1, world), mesh_dim_names=("dp", "tp"))
+        results["fsdp_tp"] = fsdp_state_cases(mesh["dp"], mesh["tp"])
+        results["check_seed"] = check_seed_cases(rank, world)
+        dist.barrier()
+        dist.destroy_process_group()
+        torch.save(results, out / f"results-{rank}.pt")
     except BaseException:
         (out / f"error-rank{rank}.txt").write_text(traceback.format_exc())
         raise

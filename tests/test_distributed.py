@@ -7,11 +7,8 @@ every kernel and hand the digests back through a file (tests/dist_cases.py).
 import math
 import pathlib
 import re
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 
 import pytest
 
@@ -21,7 +18,6 @@ if not torch.distributed.is_available():
 
 import dist_cases  # noqa: E402
 import torch.distributed as dist  # noqa: E402
-from torch.distributed.device_mesh import init_device_mesh  # noqa: E402
 from torch.distributed.tensor import DTensor, Partial, Replicate, Shard, distribute_tensor  # noqa: E402
 
 import fastkaiming as fk  # noqa: E402
@@ -38,41 +34,12 @@ EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "fsdp_init.
 @pytest.fixture(scope="module")
 def group():
     """A one-rank gloo process group in this process, for world size 1 and the error cases."""
-    if dist.is_initialized():
-        pytest.skip("a process group is already initialized in this process")
-    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-    yield init_device_mesh("cpu", (1,))
-    dist.destroy_process_group()
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    yield from dist_cases.one_rank_mesh()
 
 
 def _spawn(world):
     """Run dist_cases.worker on `world` spawned ranks; rank 0's results."""
-    ctx = torch.multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory() as out:
-        port = _free_port()
-        procs = [ctx.Process(target=dist_cases.worker, args=(r, world, port, out, ISAS), daemon=True)
-                 for r in range(world)]  # fmt: skip
-        for p in procs:
-            p.start()
-        deadline = time.monotonic() + SPAWN_TIMEOUT
-        for p in procs:
-            p.join(max(1.0, deadline - time.monotonic()))
-        hung = [r for r, p in enumerate(procs) if p.is_alive()]
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join(10)
-        errors = "\n".join(f.read_text() for f in sorted(pathlib.Path(out).glob("error-*")))
-        if hung or errors or any(p.exitcode for p in procs):
-            pytest.fail(f"world size {world}: ranks {hung} still running after {SPAWN_TIMEOUT} s, "
-                        f"exit codes {[p.exitcode for p in procs]}\n{errors}")  # fmt: skip
-        return torch.load(pathlib.Path(out) / "results.pt")
+    return dist_cases.spawn(dist_cases.worker, world, (ISAS,), SPAWN_TIMEOUT)["results.pt"]
 
 
 _RESULTS = {}

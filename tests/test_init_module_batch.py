@@ -219,3 +219,20 @@ def test_stream_for_is_the_blake2b_of_the_name(name, stream):
     """Known answers (0.2.0's stream_for), and hashlib's BLAKE2b-64 of the UTF-8 name."""
     assert fki.stream_for(name) == stream
     assert stream == int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def test_module_classes_are_not_kept_alive():
+    """Classes made at run time (2,000 of them, as a model factory may make) are freed with their
+    modules: init_module_ keeps nothing per class once it returns."""
+    import gc
+    import weakref
+
+    refs = []
+    for i in range(2000):
+        made = type(f"Block{i}", (nn.Sequential,), {})  # a container: no parameters of its own
+        model = made(nn.Linear(2, 2))
+        fki.init_module_(model, seed=i)
+        refs.append(weakref.ref(made))
+        del made, model
+    gc.collect()
+    assert sum(r() is not None for r in refs) == 0

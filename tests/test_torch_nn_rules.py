@@ -357,7 +357,7 @@ def test_every_parameter_is_initialized_or_reported(name):
 
 def test_subclasses_are_unknown_and_named():
     model = ZOO["subclass-extra"]()
-    with pytest.raises(TypeError, match=r"ExtraLinear \(a subclass of Linear: rules apply to exact classes only\) "
+    with pytest.raises(TypeError, match=r"ExtraLinear \(a subclass of Linear: built-in rules apply to exact classes only\) "
                                         r"\(parameters: 1\.weight, 1\.bias, 1\.scale\)"):  # fmt: skip
         fki.init_module_(model, seed=0)
     with pytest.warns(UserWarning, match=r"skipped 3 parameters it has no rule for: 1\.weight, 1\.bias, 1\.scale"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -39,13 +40,150 @@ def is_dtensor(tensor: object) -> bool:
 
 def routed(tensor: object) -> bool:
     """True for a torch DTensor or CUDA tensor (every other torch tensor goes to the buffer
-    intake, which refuses other devices). Imports nothing."""
+    intake, which refuses other devices). Imports nothing. Raises ValueError for FSDP2's
+    temporary unsharded copy of a parameter (fsdp_temporary)."""
     if type(tensor) in _buffers.TORCH_PLAIN:  # plain torch.Tensor or Parameter: never a DTensor
+        if FSDP_STATES in sys.modules:
+            refuse_fsdp_temporary(tensor)
         return tensor.is_cuda  # type: ignore[attr-defined]
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(tensor, torch.Tensor):
         return False
+    if FSDP_STATES in sys.modules:
+        refuse_fsdp_temporary(tensor)
     return tensor.is_cuda or is_dtensor(tensor)  # is_cuda: cheaper than tensor.device
+
+
+# torch's registry of composable states (FSDP2's among them), imported with torch.distributed.fsdp
+FSDP_STATES = "torch.distributed._composable_state"
+
+
+def _fsdp_states() -> list[tuple[Any, Any]]:
+    """(module, state) of every live module that FSDP2's fully_shard (or replicate) manages."""
+    registry = sys.modules.get(FSDP_STATES)
+    mapping = getattr(registry, "_module_state_mapping", None)
+    if not mapping:
+        return []
+    found = []
+    for module, ref in list(mapping.items()):
+        state = ref()
+        if state is not None and hasattr(state, "_fsdp_param_groups"):
+            found.append((module, state))
+    return found
+
+
+def fsdp_state(module: object) -> Any:
+    """The FSDP2 state of a module that fully_shard (or replicate) wraps, else None."""
+    registry = sys.modules.get(FSDP_STATES)
+    mapping = getattr(registry, "_module_state_mapping", None)
+    ref = mapping.get(module) if mapping else None
+    state = ref() if ref is not None else None
+    return state if hasattr(state, "_fsdp_param_groups") else None
+
+
+def fsdp_unsharded(state: Any) -> list[Any]:
+    """The FSDPParams of an FSDP2 state whose module holds a temporary parameter: the unsharded
+    one (after a forward with reshard_after_forward=False, or unshard()) or the post-forward one
+    on a smaller mesh (reshard_after_forward=<int>). reshard() frees both and registers the
+    sharded DTensor again, so what is written into them is lost.
+
+    Reads torch 2.13's FSDP2 internals (FSDPState._fsdp_param_groups, FSDPParamGroup.is_sharded,
+    FSDPParam.sharded_state); tests/test_fsdp_state.py pins them."""
+    held = []
+    for group in state._fsdp_param_groups:
+        if group.is_sharded:
+            continue
+        held += [p for p in group.fsdp_params if p.sharded_state.name != "SHARDED"]
+    return held
+
+
+def _storage(tensor: Any) -> int:
+    """The address of the storage of `tensor` (of its local shard for a DTensor); 0 if none."""
+    if type(tensor) in _buffers.TORCH_PLAIN:  # data_ptr: cheaper than untyped_storage()
+        address = int(tensor.data_ptr())  # 0: meta, or no memory
+        return address - tensor.storage_offset() * tensor.element_size() if address else 0
+    local = tensor._local_tensor if is_dtensor(tensor) else tensor
+    if local.is_meta:
+        return 0
+    return int(local.untyped_storage().data_ptr())
+
+
+# The FSDPParamGroups of the live FSDP2 states (weak references), and the number of entries of
+# torch's registry they were read from: read again when that number changes or a group died.
+_GROUPS: list[Any] = []
+_GROUPS_FROM = [-1]
+
+
+def _fsdp_groups() -> list[Any]:
+    """Every live FSDPParamGroup; none while torch.distributed.fsdp is not imported."""
+    registry = sys.modules.get(FSDP_STATES)
+    mapping = getattr(registry, "_module_state_mapping", None)
+    if not mapping:
+        return []
+    groups = [ref() for ref in _GROUPS]
+    if len(mapping) != _GROUPS_FROM[0] or None in groups:
+        groups = [g for _, state in _fsdp_states() for g in state._fsdp_param_groups]
+        _GROUPS[:] = [weakref.ref(g) for g in groups]
+        _GROUPS_FROM[0] = len(mapping)
+    return groups
+
+
+def fsdp_temporaries() -> dict[object, Any]:
+    """The parameters FSDP2 holds only until the next reshard() (fsdp_unsharded), found among the
+    FSDP2 states of the live modules (none while torch.distributed.fsdp is not imported): their
+    FSDPParams keyed by id(tensor) and by ("storage", address of its memory). Costs one
+    attribute read per FSDP2 module while every one is sharded."""
+    found: dict[object, Any] = {}
+    groups = _fsdp_groups()
+    if not groups:
+        return found
+    states = type(groups[0]._sharded_state)
+    sharded, unsharded = states.SHARDED, states.UNSHARDED
+    for group in groups:
+        if group._sharded_state is sharded:
+            continue
+        for fsdp_param in group.fsdp_params:
+            state = fsdp_param.sharded_state
+            if state is sharded:
+                continue
+            temporary = (fsdp_param._unsharded_param if state is unsharded
+                         else fsdp_param._sharded_post_forward_param)  # fmt: skip
+            if temporary is None:
+                continue
+            found[id(temporary)] = fsdp_param
+            address = _storage(temporary)
+            if address:
+                found[("storage", address)] = fsdp_param
+    return found
+
+
+def held_by_fsdp(tensor: Any, temporaries: dict[object, Any]) -> str | None:
+    """Which FSDP2 temporary `tensor` is, or shares memory with, if any (fsdp_temporaries)."""
+    if not temporaries:
+        return None
+    found = temporaries.get(id(tensor))
+    if found is None:
+        address = _storage(tensor)
+        found = temporaries.get(("storage", address)) if address else None
+    if found is None:
+        return None
+    info = found._module_info
+    return f"the parameter '{info.param_name}' of a {type(info.module).__name__}"
+
+
+def refuse_fsdp_temporary(tensor: Any) -> None:
+    """Raise ValueError if `tensor` is, or shares memory with (``.data``, a view, to_local()), a
+    parameter FSDP2 holds only until the next reshard() (fsdp_temporaries). Such a tensor has no
+    mark of its own; a copy of its values (``p.detach().clone()``) is the caller's own tensor."""
+    text = held_by_fsdp(tensor, fsdp_temporaries())
+    if text is not None:
+        raise ValueError(
+            f"tensor is FSDP2's temporary unsharded copy of {text} (held after a forward with "
+            "reshard_after_forward=False, or unshard()): reshard() frees it and registers the "
+            "sharded DTensor again, so the values written would be lost; call reshard() on "
+            "the FSDP modules first (FSDPModule.reshard is not recursive) and fill the "
+            "sharded parameter"
+        )
 
 
 def unwrapped_class(module: object) -> type:
@@ -277,41 +415,78 @@ def fill(tensor: Any, fill_block: Callable[..., object], dist: int, params: Call
     return tensor
 
 
-def check_seed(seed: object) -> None:
-    """Raise ValueError unless every rank of the default process group passed this seed.
+# check_seed calls so far per group name: every rank of a group numbers its calls alike
+_CHECKS: dict[str, int] = {}
+CHECK_TIMEOUT = 300.0
 
-    One all_gather of two int64 per rank. Without torch.distributed, or before
-    init_process_group, there is nothing to compare with and it returns at once.
+
+def check_seed(seed: object, group: object = None, timeout: object = None) -> None:
+    """Raise ValueError unless every rank of `group` (None: the default process group) passed
+    this seed; RuntimeError naming the ranks that did not call it within `timeout` seconds
+    (None: CHECK_TIMEOUT).
+
+    Each rank writes its seed under its own key in the process group's store (the TCPStore of
+    init_process_group, which every backend has) and waits for the keys of the group's other
+    ranks, so a rank that never comes (a pipeline stage that is not meant to take part: pass
+    group=) is named on every rank that did, after `timeout`, instead of a collective hanging
+    until the group's own timeout. Without torch.distributed, or before init_process_group,
+    there is nothing to compare with and it returns at once.
+
+    Calls pair up by their number on each rank (as collectives do): after a rank timed out, the
+    group's later checks no longer pair up; the error is meant to stop the job.
     """
-    import torch
+    import datetime
+
     import torch.distributed as dist
 
+    wait = CHECK_TIMEOUT if timeout is None else _checks.real("timeout", timeout)
+    if not (0 < wait < math.inf):
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
     if not dist.is_available() or not dist.is_initialized():
         return
+    if group is dist.GroupMember.NON_GROUP_MEMBER:
+        raise ValueError(f"group= is a group this rank ({dist.get_rank()}) is not a member of: pass "
+                         "init_module_(check_seed=True) a group of the ranks that call it")  # fmt: skip
+    if group is not None and not isinstance(group, dist.ProcessGroup):
+        raise TypeError(f"group must be a torch.distributed ProcessGroup or None, got {type(group).__name__}")
+    pg: Any = group if group is not None else dist.group.WORLD
+    ranks = tuple(dist.get_process_group_ranks(pg))
+    name = pg.group_name  # two groups of the same ranks are two groups
+    me = dist.get_rank()
+    mine = "invalid"
     error: Exception | None = None
-    key = 0
     if seed is None:
         error = ValueError("check_seed=True needs an explicit seed=, the same on every rank")
     else:
         try:
-            key = _checks.seed(seed)
+            mine = str(_checks.seed(seed))
         except (TypeError, ValueError) as e:
             error = e
-    signed = key - _checks.U64 if key >= 1 << 63 else key  # as int64, two's complement
-    backend = str(dist.get_backend())
-    device = "cpu" if "gloo" in backend or not torch.cuda.is_available() else "cuda"
-    mine = torch.tensor([error is None, signed], dtype=torch.int64, device=device)
-    gathered = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
-    dist.all_gather(gathered, mine)
+    call = _CHECKS[name] = _CHECKS.get(name, 0) + 1
+    store = dist.distributed_c10d._get_default_store()
+    prefix = f"fastkaiming/check_seed/{name}/{call}/"
+    store.set(prefix + str(me), mine)
+    keys = [prefix + str(r) for r in ranks]
+    try:
+        store.wait(keys, datetime.timedelta(seconds=wait))
+    except RuntimeError:  # DistStoreError: "Wait timeout"
+        missing = [r for r, key in zip(ranks, keys, strict=True) if not store.check([key])]
+        if not missing:  # they came in the meantime
+            store.wait(keys, datetime.timedelta(seconds=wait))
+        else:
+            raise RuntimeError(
+                f"check_seed: rank(s) {missing} of the group {list(ranks)} did not call "
+                f"init_module_(check_seed=True) within {wait:g} s (timeout=); when only some ranks "
+                "initialize this module (a pipeline stage), pass group= with exactly those ranks"
+            ) from None
     if error is not None:
         raise error
-    rows = [t.tolist() for t in gathered]
-    invalid = [rank for rank, (ok, _) in enumerate(rows) if not ok]
+    values = {r: store.get(key).decode() for r, key in zip(ranks, keys, strict=True)}
+    invalid = [r for r, v in values.items() if v == "invalid"]
     if invalid:
         raise ValueError(f"check_seed: rank(s) {invalid} passed an invalid seed")
-    seeds = {rank: value % _checks.U64 for rank, (_, value) in enumerate(rows)}
-    if len(set(seeds.values())) > 1:
-        listed = ", ".join(f"rank {rank}: {value}" for rank, value in seeds.items())
+    if len(set(values.values())) > 1:
+        listed = ", ".join(f"rank {r}: {v}" for r, v in values.items())
         raise ValueError(
             f"the seed differs across ranks ({listed}); every rank must pass the same seed= "
             "(drop-ins with generator=None: call torch.manual_seed with the same value on every rank)"
