@@ -213,7 +213,7 @@ COMPOSITES = {
 }
 
 _PLACEHOLDER = re.compile(r"^([ \t]*)\{(\w+)\}[ \t]*\n", re.MULTILINE)
-_SECTION = re.compile(r"^[ \t]*(\w+)\n[ \t]*-+\n", re.MULTILINE)
+_SECTION = re.compile(r"^[ \t]*([A-Z][\w ]*\w)\n[ \t]*-+\n", re.MULTILINE)
 
 # Each documented function's docstring before substitution, for constructor_doc
 TEMPLATES: dict[Callable[..., object], str] = {}
