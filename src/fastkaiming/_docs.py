@@ -260,7 +260,8 @@ def _sections(doc: str) -> dict[str, str]:
     return found
 
 
-def constructor_doc(fill: Callable[..., object], summary: str, examples: str, fragments: dict[str, str]) -> str:
+def constructor_doc(fill: Callable[..., object], summary: str, examples: str,
+                    fragments: dict[str, str]) -> str:  # fmt: skip
     """The docstring of a function that makes a new array and fills it as `fill` (a documented
     function) does: `summary` (a paragraph, unindented), the fill's description and
     parameters (buffer-side entries replaced by `fragments`), and `examples` (doctest lines)."""

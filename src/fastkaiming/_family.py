@@ -158,7 +158,8 @@ def _named(name: str, scale: float, mode: str, distribution: str, keras: str):  
 
     fill.__name__ = fill.__qualname__ = name
     fill.__doc__ = _NAMED_DOC.format(name=name, keras=keras, scale=scale, mode=mode,
-                                     distribution=distribution, law=_LAWS[distribution])  # fmt: skip
+                                     distribution=distribution, law=_LAWS[distribution],
+                                     kind=distribution.replace("_", " "))  # fmt: skip
     return _docs.documented(fill)
 
 
@@ -167,7 +168,9 @@ _LAWS = {"truncated_normal": "N(0, std^2) cut at +-2 std, std = sqrt(variance) /
          "uniform": "U(-limit, limit), limit = sqrt(3 scale / n)"}  # fmt: skip
 
 # The named variants' docstring; {{...}} lines are _docs placeholders
-_NAMED_DOC = """Keras {keras}, in place: variance_scaling_(tensor, scale={scale}, mode={mode!r}, distribution={distribution!r}).
+_NAMED_DOC = """Keras {keras}, in place: {kind} samples of variance {scale} / {mode}.
+
+This is ``variance_scaling_(tensor, scale={scale}, mode={mode!r}, distribution={distribution!r})``.
 
 {law}, with n the {mode} of Keras' (..., in, out) layout.
 

@@ -84,7 +84,8 @@ def _signature(fill: Callable[..., Any]) -> inspect.Signature:
     whole = _constructors.signature(fill, drop=("global_shape", "block_start"))
     shape, dtype, *rest = whole.parameters.values()
     chunks = P("chunks", P.POSITIONAL_OR_KEYWORD, default="auto", annotation="Any")
-    keywords = [p.replace(kind=P.KEYWORD_ONLY, **({"default": 1} if p.name == "threads" else {})) for p in rest]
+    keywords = [p.replace(kind=P.KEYWORD_ONLY) for p in rest]
+    keywords = [p.replace(default=1) if p.name == "threads" else p for p in keywords]
     return whole.replace(parameters=[shape, chunks, dtype, *keywords], return_annotation="da.Array")
 
 

@@ -153,10 +153,10 @@ def kaiming_uniform_(tensor: torch.Tensor, a: float = 0, mode: str = "fan_in",
 def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0,
                    generator: torch.Generator | None = None, *, seed: int | None = None,
                    stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.xavier_normal_, filled by fastkaiming: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)).
+    """torch.nn.init.xavier_normal_, filled by fastkaiming: N(0, std^2), std = gain * sqrt(2 / fan_sum).
 
     :func:`fastkaiming.xavier_normal_` with torch's signature and the seed from torch's
-    generator.
+    generator; fan_sum = fan_in + fan_out, from the shape in torch's (out, in, *kernel) layout.
 
     Parameters
     ----------
@@ -185,10 +185,10 @@ def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0,
 def xavier_uniform_(tensor: torch.Tensor, gain: float = 1.0,
                     generator: torch.Generator | None = None, *, seed: int | None = None,
                     stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.xavier_uniform_, filled by fastkaiming: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)).
+    """torch.nn.init.xavier_uniform_, filled by fastkaiming: U(-a, a), a = gain * sqrt(6 / fan_sum).
 
     :func:`fastkaiming.xavier_uniform_` with torch's signature and the seed from torch's
-    generator.
+    generator; fan_sum = fan_in + fan_out, from the shape in torch's (out, in, *kernel) layout.
 
     Parameters
     ----------
