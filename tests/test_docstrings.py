@@ -121,3 +121,25 @@ def test_dask_signature():
     assert params["threads"].default == 1 and params["chunks"].default == "auto"
     assert "global_shape" not in params and "block_start" not in params
     assert all(params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in list(params)[3:])
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_all_names_exist_and_are_public(module_name):
+    module = pytest.importorskip(module_name, exc_type=ImportError)
+    assert module.__all__ == sorted(module.__all__) or module_name == "fastkaiming.dask"
+    assert len(set(module.__all__)) == len(module.__all__)
+    for name in module.__all__:
+        assert hasattr(module, name) and (not name.startswith("_") or name == "__version__"), name
+
+
+def test_torch_all_has_the_documented_helpers():
+    fki = pytest.importorskip("fastkaiming.torch", exc_type=ImportError)
+    assert {"calculate_gain", "kaiming_std", "stream_for", "init_module_"} <= set(fki.__all__)
+    assert "compute_fans" not in fki.__all__  # fastkaiming.compute_fans is the public one
+
+
+def test_dask_all_is_every_constructor():
+    dask = pytest.importorskip("fastkaiming.dask", exc_type=ImportError)
+    from fastkaiming._constructors import NAMES
+
+    assert dask.__all__ == list(NAMES)
