@@ -38,6 +38,7 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
 myst_enable_extensions = ["colon_fence", "dollarmath"]
+smartquotes_action = "qe"  # quotes and ellipses; never -- into a dash (--seed, --init)
 myst_heading_anchors = 3
 
 # Every doctest block (the docstrings' Examples included) and every testcode block runs with:

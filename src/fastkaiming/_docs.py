@@ -192,7 +192,7 @@ dask.array.Array
 TypeError
     `shape` is not an int or a sequence of ints, `dtype` is not a supported float dtype, or
     an argument has the wrong type. Every argument is checked when the array is built (by a
-    one-element fill), not on the workers.
+    one-element fill, when `shape` has elements), not on the workers.
 ValueError
     `shape` has a negative dimension; `seed` or `stream` is outside ``[0, 2**64)``; `offset`
     is negative or its range runs past the end of the stream; ``threads=0``.

@@ -335,11 +335,6 @@ def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
     torch.Tensor
         `tensor`.
 
-    Raises
-    ------
-    TypeError
-        As torch raises (it is torch's function).
-
     Examples
     --------
     >>> import torch
@@ -363,11 +358,6 @@ def ones_(tensor: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         `tensor`.
 
-    Raises
-    ------
-    TypeError
-        As torch raises (it is torch's function).
-
     Examples
     --------
     >>> import torch
@@ -390,11 +380,6 @@ def zeros_(tensor: torch.Tensor) -> torch.Tensor:
     -------
     torch.Tensor
         `tensor`.
-
-    Raises
-    ------
-    TypeError
-        As torch raises (it is torch's function).
 
     Examples
     --------
