@@ -7,6 +7,7 @@ build (docs/Makefile: make doctest).
 """
 import importlib
 import inspect
+import pathlib
 
 import pytest
 
@@ -143,3 +144,42 @@ def test_dask_all_is_every_constructor():
     from fastkaiming._constructors import NAMES
 
     assert dask.__all__ == list(NAMES)
+
+
+def test_fill_in_indents_fragments_and_drops_emptied_sections():
+    from fastkaiming import _docs
+
+    doc = ("Summary.\n\n    Parameters\n    ----------\n    {stream}\n\n    Warns\n    -----\n    {warns}\n\n"
+           "    See Also\n    --------\n    normal\n")
+    filled = _docs.fill_in(doc, {"warns": ""})
+    assert "    stream : int, default 0\n        The Philox stream" in filled
+    assert "Warns" not in filled and "See Also" in filled
+    assert _docs.fill_in("a {seed} in a sentence stays\n", {}) == "a {seed} in a sentence stays\n"
+    with pytest.raises(KeyError, match="nope"):
+        _docs.fill_in("    {nope}\n", {})
+
+
+DOCS_EXT = pathlib.Path(__file__).resolve().parents[1] / "docs" / "_ext"
+
+
+@pytest.mark.skipif(not DOCS_EXT.exists(), reason="needs the source tree (docs/_ext)")
+def test_docs_escape_rst_markers_in_prose_only(monkeypatch):
+    monkeypatch.syspath_prepend(str(DOCS_EXT))
+    from plain_docstrings import escape_lines
+
+    lines = [
+        "Fill as torch.nn.init.kaiming_normal_, in (out, in, *kernel) layout; |z| <= 6.66.",
+        "Code stays: ``normal_(w)`` and :func:`fastkaiming.normal_`; fan_in stays.",
+        "",
+        ">>> fk.normal_(w, seed=0) is w",
+        "True",
+        "",
+        "See Also",
+        "--------",
+        "kaiming_uniform_ : The uniform one.",
+    ]
+    escape_lines(lines)
+    assert lines[0] == r"Fill as torch.nn.init.kaiming_normal\_, in (out, in, \*kernel) layout; \|z\| <= 6.66."
+    assert lines[1] == "Code stays: ``normal_(w)`` and :func:`fastkaiming.normal_`; fan_in stays."
+    assert lines[3:5] == [">>> fk.normal_(w, seed=0) is w", "True"]
+    assert lines[-1] == "kaiming_uniform_ : The uniform one."

@@ -239,7 +239,8 @@ def fill_in(doc: str, fragments: dict[str, str]) -> str:
 
     filled = _PLACEHOLDER.sub(one, _expand(doc))
     # a section whose only entries were placeholders given as "": dropped with its title
-    return re.sub(r"^[ \t]*\w+\n[ \t]*-+\n(?=\s*(?:^[ \t]*\w+\n[ \t]*-+\n|\Z))", "", filled, flags=re.M)
+    title = r"^[ \t]*[A-Z][\w ]*\w\n[ \t]*-+\n"
+    return re.sub(rf"{title}(?=\s*(?:{title}|\Z))", "", filled, flags=re.M)
 
 
 def documented(function: F) -> F:
