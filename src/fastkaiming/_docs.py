@@ -6,6 +6,7 @@ fastkaiming.dask derive their docstrings from their fill's template (`constructo
 """
 from __future__ import annotations
 
+import inspect
 import re
 import textwrap
 from collections.abc import Callable
@@ -213,7 +214,9 @@ COMPOSITES = {
 }
 
 _PLACEHOLDER = re.compile(r"^([ \t]*)\{(\w+)\}[ \t]*\n", re.MULTILINE)
-_SECTION = re.compile(r"^[ \t]*([A-Z][\w ]*\w)\n[ \t]*-+\n", re.MULTILINE)
+_TITLE = r"^[ \t]*([A-Z][\w ]*\w)\n[ \t]*-+\n"  # a numpydoc section title, underlined
+_SECTION = re.compile(_TITLE, re.MULTILINE)
+_EMPTY_SECTION = re.compile(rf"{_TITLE}(?=\s*(?:{_TITLE}|\Z))", re.MULTILINE)
 
 # Each documented function's docstring before substitution, for constructor_doc
 TEMPLATES: dict[Callable[..., object], str] = {}
@@ -239,8 +242,7 @@ def fill_in(doc: str, fragments: dict[str, str]) -> str:
 
     filled = _PLACEHOLDER.sub(one, _expand(doc))
     # a section whose only entries were placeholders given as "": dropped with its title
-    title = r"^[ \t]*[A-Z][\w ]*\w\n[ \t]*-+\n"
-    return re.sub(rf"{title}(?=\s*(?:{title}|\Z))", "", filled, flags=re.M)
+    return _EMPTY_SECTION.sub("", filled)
 
 
 def documented(function: F) -> F:
@@ -266,8 +268,6 @@ def constructor_doc(fill: Callable[..., object], summary: str, examples: str,
     """The docstring of a function that makes a new array and fills it as `fill` (a documented
     function) does: `summary` (a paragraph, unindented), the fill's description and
     parameters (buffer-side entries replaced by `fragments`), and `examples` (doctest lines)."""
-    import inspect
-
     parts = _sections(_expand(inspect.cleandoc(TEMPLATES[fill])))
     head = parts[""].split("\n\n", 1)
     body = [summary.strip(), head[1].strip()] if len(head) > 1 else [summary.strip()]
