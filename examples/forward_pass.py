@@ -6,14 +6,18 @@ x_{l+1} = relu(y_l), eq. (10) of the paper predicts
 
     E[y_l^2] / E[y_{l-1}^2] = (1/2) n Var(w) = 1 (He), 1/2 (Xavier), 0.0512 (N(0, 0.01^2)).
 
-    python examples/forward_pass.py [PNG]     # the plot, default docs/forward_pass.png
+    python examples/forward_pass.py [--out FOLDER]   # the plot: FOLDER/forward_pass.png
+
+FOLDER defaults to the script's own folder (examples/; `--out docs` refreshes the README's plot);
+it must exist, and is checked before the work starts.
 
 Takes about 20 s of CPU time; tests/test_examples.py checks the ratios. The plot needs
 matplotlib: without it the ratios are printed and no PNG is written.
 """
 from __future__ import annotations
 
-import sys
+import argparse
+import pathlib
 
 import numpy as np
 
@@ -85,7 +89,23 @@ def plot(path: str) -> None:
     print(f"plot written to {path}")
 
 
-if __name__ == "__main__":
+def png_path(argv: list[str] | None = None) -> pathlib.Path:
+    """Where the plot goes: --out FOLDER (default: this script's folder), checked to exist now."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", metavar="FOLDER", default=str(pathlib.Path(__file__).resolve().parent),
+                        help="folder for forward_pass.png (default: the script's folder)")  # fmt: skip
+    folder = pathlib.Path(parser.parse_args(argv).out)
+    if not folder.is_dir():
+        parser.error(f"--out {str(folder)!r} is not an existing folder")
+    return folder / "forward_pass.png"
+
+
+def main(argv: list[str] | None = None) -> None:
+    path = png_path(argv)
     for name, predicted in PREDICTED_RATIO.items():
         print(f"{name:26s} mean ratio {mean_ratio(name, range(3)):.4f}   predicted {predicted:.4f}")
-    plot(sys.argv[1] if len(sys.argv) > 1 else "docs/forward_pass.png")
+    plot(str(path))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,10 @@
 """He et al. (2015), Figure 3 in miniature: a 30-layer ReLU network trained on scikit-learn's
 digits converges with He initialization and stalls with Xavier's.
 
-    python examples/train_digits.py [PNG] [--seed N]   # the plot, default docs/train_digits.png
+    python examples/train_digits.py [--out FOLDER] [--seed N]   # the plot: FOLDER/train_digits.png
+
+FOLDER defaults to the script's own folder (examples/; `--out docs` refreshes the README's plot);
+it must exist, and is checked before the training starts.
 
 Needs torch and scikit-learn (the 8x8 digits ship with it: nothing is downloaded); the plot needs
 matplotlib (without it the losses are printed and no PNG is written). The same network, data,
@@ -13,6 +16,7 @@ also depend on torch's CPU kernels (summation order), so they differ slightly be
 from __future__ import annotations
 
 import argparse
+import pathlib
 
 import numpy as np
 import torch
@@ -87,14 +91,27 @@ def plot(curves: dict[str, list[float]], path: str) -> None:
     print(f"plot written to {path}")
 
 
-if __name__ == "__main__":
+def arguments(argv: list[str] | None = None) -> tuple[pathlib.Path, int]:
+    """(where the plot goes, seed); the --out folder is checked to exist now, not after training."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("png", nargs="?", default="docs/train_digits.png")
+    parser.add_argument("--out", metavar="FOLDER", default=str(pathlib.Path(__file__).resolve().parent),
+                        help="folder for train_digits.png (default: the script's folder)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if not pathlib.Path(args.out).is_dir():
+        parser.error(f"--out {args.out!r} is not an existing folder")
+    return pathlib.Path(args.out) / "train_digits.png", args.seed
+
+
+def main(argv: list[str] | None = None) -> None:
+    png, seed = arguments(argv)
     torch.set_num_threads(2)
-    curves = {"He (kaiming_normal_)": train("he", seed=args.seed),
-              "Xavier (xavier_normal_)": train("xavier", seed=args.seed)}  # fmt: skip
+    curves = {"He (kaiming_normal_)": train("he", seed=seed),
+              "Xavier (xavier_normal_)": train("xavier", seed=seed)}  # fmt: skip
     for name, losses in curves.items():
         print(f"{name:24s} loss: epoch 1 {losses[0]:.3f}, epoch {len(losses)} {losses[-1]:.3f}")
-    plot(curves, args.png)
+    plot(curves, str(png))
+
+
+if __name__ == "__main__":
+    main()

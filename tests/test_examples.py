@@ -61,3 +61,30 @@ def test_he_trains_where_xavier_stalls(train_digits, isa):
     # (summation order), so the bounds leave room: He must have learned (below 1.0, 2.5x the
     # measured loss), Xavier must still be within 0.1 of chance.
     assert he[-1] < 1.0 < 2.2 < xavier[-1]
+
+
+@pytest.mark.parametrize("name", ["forward_pass", "train_digits"])
+def test_plot_goes_next_to_the_script_by_default(name, request):
+    module = request.getfixturevalue("example" if name == "forward_pass" else name)
+    path = module.png_path([]) if name == "forward_pass" else module.arguments([])[0]
+    assert path == EXAMPLE.parent / f"{name}.png"  # examples/, never docs/ (tracked files)
+
+
+@pytest.mark.parametrize("name", ["forward_pass", "train_digits"])
+def test_out_folder(name, request, tmp_path):
+    module = request.getfixturevalue("example" if name == "forward_pass" else name)
+    path = module.png_path(["--out", str(tmp_path)]) if name == "forward_pass" else \
+        module.arguments(["--out", str(tmp_path), "--seed", "3"])
+    expected = tmp_path / f"{name}.png"
+    assert path == (expected if name == "forward_pass" else (expected, 3))
+
+
+@pytest.mark.parametrize("name", ["forward_pass", "train_digits"])
+def test_missing_out_folder_fails_before_the_work(name, request, tmp_path, monkeypatch, capsys):
+    module = request.getfixturevalue("example" if name == "forward_pass" else name)
+    work = "mean_ratio" if name == "forward_pass" else "train"
+    monkeypatch.setattr(module, work, lambda *a, **k: pytest.fail("the work started before the check"))
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--out", str(tmp_path / "missing")])
+    assert exit_info.value.code == 2
+    assert "is not an existing folder" in capsys.readouterr().err

@@ -28,15 +28,18 @@ def test_import_fastkaiming_imports_neither_torch_nor_dask():
     assert out.split("\n")[:2] == ["[]", "True True"]
 
 
+@pytest.mark.parametrize("form", ["fk.{name}", "import fastkaiming.{name}", "from fastkaiming import {name}",
+                                  "import fastkaiming.{name} as m"])  # fmt: skip
 @pytest.mark.parametrize("name,extra", [("dask", "dask"), ("torch", "torch")])
-def test_missing_dependency_names_the_extra(name, extra):
+def test_missing_dependency_names_the_extra(name, extra, form):
     out = _run(
         f"import sys\nsys.modules[{name!r}] = None  # as if not installed\n"
         "import fastkaiming as fk\n"
-        f"try:\n    fk.{name}\nexcept ImportError as e:\n    print(e)\n"
+        f"try:\n    {form.format(name=name)}\nexcept ImportError as e:\n    print(e)\n"
     )
     assert f'pip install "fastkaiming[{extra}]"' in out
     assert f"fastkaiming.{name} needs {name}" in out
+    assert out.count("pip install") == 1  # named once, not wrapped twice
 
 
 def test_dask_is_an_attribute_on_demand():

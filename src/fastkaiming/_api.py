@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import _blocks, _buffers, _checks, _core, _distributed, _fans
+from . import _blocks, _buffers, _checks, _core, _distributed, _docs, _fans
 from ._version import __version__
 
 T = TypeVar("T")
@@ -41,7 +41,25 @@ _ISA = _choose_isa()
 
 
 def runtime_info() -> dict[str, object]:
-    """What fills run on here: kernel, the kernels available, default threads, version."""
+    """What fills run on here: the kernel, the kernels available, default threads, version.
+
+    Returns
+    -------
+    dict
+        ``"version"`` (str), ``"isa"`` (the kernel every fill uses: ``"scalar"``, ``"avx2"``,
+        ``"avx512"`` or ``"neon"``), ``"isa_available"`` (the kernels this CPU and build run),
+        ``"isa_forced"`` (the ``FASTKAIMING_ISA`` environment variable, or None) and
+        ``"threads"`` (what ``threads=None`` means here: the usable cores). Every kernel gives
+        the same bits; only the speed differs.
+
+    Examples
+    --------
+    >>> info = fk.runtime_info()
+    >>> info["isa"] in info["isa_available"]
+    True
+    >>> info["version"] == fk.__version__
+    True
+    """
     names = {code: name for name, code in _core.isa_names().items()}
     return {
         "version": __version__,
@@ -162,6 +180,7 @@ def _uniform_params(a: float, b: float) -> Params:
     return (a / 2 + b / 2, b / 2 - a / 2, a, b, 0.0, 0.0, False)
 
 
+@_docs.documented
 def normal_(
     tensor: T,
     mean: float = 0.0,
@@ -175,11 +194,46 @@ def normal_(
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
-    """Fill `tensor` in place with N(mean, std^2) samples (Box-Muller); return `tensor`.
+    """Fill `tensor` in place with N(mean, std^2) samples; return `tensor`.
 
-    Sample i is a pure function of (seed, stream, offset + i, mean, std, dtype): the same for
-    any `threads`, any strides and any split of the buffer into pieces at matching offsets.
-    `seed=None` draws a fresh seed from the OS. `dtype` is needed for raw byte buffers.
+    Box-Muller on Philox4x32-10 words. Sample i is a pure function of (seed, stream,
+    offset + i, mean, std, dtype): the same for any `threads`, any strides and any split of
+    the buffer into pieces at matching offsets. float32, float16 and bfloat16 compute in
+    float32 (|z| <= 6.66), float64 in float64 (|z| <= 8.57).
+
+    Parameters
+    ----------
+    {tensor}
+    mean : float, default 0.0
+        The mean, a finite real number the dtype can hold.
+    std : float, default 1.0
+        The standard deviation, finite and >= 0, that the dtype can hold.
+    {seed_stream_offset}
+    {block_threads_dtype}
+
+    {returns_raises}
+    ValueError
+        `mean` or `std` is not finite or beyond the dtype's range, or `std` < 0.
+
+    Warns
+    -----
+    {warns}
+
+    See Also
+    --------
+    normal : The same values in a new array.
+    trunc_normal_ : The normal distribution restricted to an interval.
+
+    Examples
+    --------
+    >>> w = np.empty((256, 256), np.float32)
+    >>> fk.normal_(w, std=0.02, seed=0) is w
+    True
+    >>> halves = np.empty(256 * 256, np.float32)
+    >>> _ = fk.normal_(halves[:1000], std=0.02, seed=0)
+    >>> _ = fk.normal_(halves[1000:], std=0.02, seed=0, offset=1000)
+    >>> bool((halves == w.ravel()).all())
+    True
     """
     return _fill(tensor, _NORMAL, normal_law(mean, std), seed=seed, stream=stream, offset=offset,
                  threads=threads, dtype=dtype,
@@ -194,6 +248,7 @@ def normal_law(mean: float, std: float) -> Law:
     return lambda shape, name: params
 
 
+@_docs.documented
 def uniform_(
     tensor: T,
     a: float = 0.0,
@@ -209,8 +264,37 @@ def uniform_(
 ) -> T:
     """Fill `tensor` in place with U(a, b) samples; return `tensor`.
 
-    Samples are a + (b - a) * (v + 1) / 2 for v uniform on the 2^24 (float32) or 2^53
-    (float64) odd multiples of the grid step in (-1, 1), rounded once and clamped to [a, b].
+    Samples are a + (b - a) * (v + 1) / 2 for v uniform on the 2^24 (float32, float16,
+    bfloat16) or 2^53 (float64) odd multiples of the grid step in (-1, 1), rounded once and
+    clamped to [a, b]: they never leave [a, b] as rounded to the dtype, and b is included.
+
+    Parameters
+    ----------
+    {tensor}
+    a : float, default 0.0
+        The lower bound, finite, that the dtype can hold.
+    b : float, default 1.0
+        The upper bound, finite, >= `a`, that the dtype can hold.
+    {seed_stream_offset}
+    {block_threads_dtype}
+
+    {returns_raises}
+    ValueError
+        `a` or `b` is not finite or beyond the dtype's range, or `a` > `b`.
+
+    Warns
+    -----
+    {warns}
+
+    See Also
+    --------
+    uniform : The same values in a new array.
+
+    Examples
+    --------
+    >>> x = fk.uniform_(np.empty(1000), a=-1.0, b=1.0, seed=3)
+    >>> bool(x.min() >= -1.0 and x.max() <= 1.0)
+    True
     """
     return _fill(tensor, _UNIFORM, uniform_law(a, b), seed=seed, stream=stream, offset=offset,
                  threads=threads, dtype=dtype,
@@ -333,6 +417,7 @@ def _trunc_normal_params(mean: float, std: float, a: float, b: float, dtype: str
     return (mean, std, lo, hi, tail_a, tail_b, form)
 
 
+@_docs.documented
 def trunc_normal_(
     tensor: T,
     mean: float = 0.0,
@@ -348,17 +433,51 @@ def trunc_normal_(
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
-    """Fill `tensor` with N(mean, std^2) restricted to [a, b] (absolute bounds, as torch).
+    """Fill `tensor` in place with N(mean, std^2) restricted to [a, b]; return `tensor`.
 
-    Inverse CDF on the restricted range: one Philox word per sample, no rejection; samples never
-    leave [a, b], in every dtype (the bounds are rounded inwards to it) and for any small std.
-    float32, float16 and bfloat16 compute in float32 where that resolves the tail probability t
-    of each half of [a, b] in at least 2^20 steps, else (narrow intervals, intervals far in one
-    tail, t < 2^-126) in float64, rounded to float32 once; float64 in float64.
-    Untruncated, |z| reaches 6.34 std in both tails (mass 2.3e-10 beyond). Tail intervals are
-    sampled correctly up to about 37.5 std from the mean (tail probability >= 2^-1022); intervals
-    beyond, intervals too narrow for the float64 sampler, and bounds with no value of the dtype
-    between them raise ValueError.
+    The bounds are absolute, as torch's. Inverse CDF on the restricted range: one Philox word
+    per sample, no rejection; samples never leave [a, b], in every dtype (the bounds are
+    rounded inwards to it) and for any small std. float32, float16 and bfloat16 compute in
+    float32 where that resolves the tail probability t of each half of [a, b] in at least 2^20
+    steps, else (narrow intervals, intervals far in one tail, t < 2^-126) in float64, rounded
+    to float32 once; float64 in float64. Untruncated, |z| reaches 6.34 std in both tails (mass
+    2.3e-10 beyond). Tail intervals are sampled correctly up to about 37.5 std from the mean
+    (tail probability >= 2^-1022).
+
+    Parameters
+    ----------
+    {tensor}
+    mean : float, default 0.0
+        The mean of the untruncated normal, finite.
+    std : float, default 1.0
+        Its standard deviation, finite and > 0.
+    a : float, default -2.0
+        The lower bound (absolute, not in std units), finite.
+    b : float, default 2.0
+        The upper bound, finite and > `a`.
+    {seed_stream_offset}
+    {block_threads_dtype}
+
+    {returns_raises}
+    ValueError
+        A parameter is not finite, `std` <= 0, `a` >= `b`; no value of the dtype lies in
+        [a, b]; [a, b] lies too far in a tail (beyond about 37.5 std), or is too narrow for the float64
+        sampler;
+        `mean` or `std` is beyond float32's range for a 16- or 32-bit dtype.
+
+    Warns
+    -----
+    {warns}
+
+    See Also
+    --------
+    trunc_normal : The same values in a new array.
+
+    Examples
+    --------
+    >>> w = fk.trunc_normal_(np.empty((768, 768), np.float16), std=0.02, a=-0.04, b=0.04, seed=0)
+    >>> bool(w.min() >= -0.04 and w.max() <= 0.04)
+    True
     """
     m = _checks.real("mean", mean)
     s = _checks.real("std", std)
@@ -413,6 +532,7 @@ def _new_kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis):
     return std
 
 
+@_docs.documented
 def kaiming_normal_(
     tensor: T,
     a: float = 0.0,
@@ -433,10 +553,39 @@ def kaiming_normal_(
 ) -> T:
     """Fill `tensor` in place with He-normal samples N(0, std^2); return `tensor`.
 
-    std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a) (sqrt(2 / (1 + a^2)) for
-    leaky_relu, sqrt(2) for relu), fan = fan_in, fan_out or their mean (`mode`).
-    Fans come from the shape (PyTorch's (out, in, *kernel) layout by default; in_axis=-2,
-    out_axis=-1 for Keras/JAX) unless given as fan_in=/fan_out=.
+    std = gain / sqrt(fan) (He et al. 2015, eq. 10), gain = ``calculate_gain(nonlinearity,
+    a)`` (sqrt(2 / (1 + a^2)) for leaky_relu, sqrt(2) for relu), fan = fan_in, fan_out or
+    their mean (`mode`). Fans come from the shape (PyTorch's (out, in, *kernel) layout by
+    default) unless given as `fan_in` / `fan_out`.
+
+    Parameters
+    ----------
+    {tensor}
+    {kaiming}
+    {seed_stream_offset}
+    {fans}
+    {axes_torch}
+    {block_threads_dtype}
+
+    {returns_raises}
+    {kaiming_raises}
+
+    Warns
+    -----
+    {warns}
+
+    See Also
+    --------
+    kaiming_uniform_ : The uniform distribution of the same variance.
+    kaiming_normal : The same values in a new array.
+
+    Examples
+    --------
+    >>> w = np.empty((4096, 1024), np.float32)           # (out_features, in_features)
+    >>> _ = fk.kaiming_normal_(w, nonlinearity="relu", seed=0)
+    >>> round(float(w.std()) * 1024 ** 0.5, 2)            # std = sqrt(2 / fan_in)
+    1.41
+    >>> k = fk.kaiming_normal_(np.empty((3, 3, 64, 128), np.float32), in_axis=-2, out_axis=-1, seed=0)
     """
     std = _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis)
     return _fill(tensor, _NORMAL, lambda shape, name: _normal_params(0.0, std(shape)), seed=seed,
@@ -444,6 +593,7 @@ def kaiming_normal_(
                  global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
+@_docs.documented
 def kaiming_uniform_(
     tensor: T,
     a: float = 0.0,
@@ -465,7 +615,35 @@ def kaiming_uniform_(
     """Fill `tensor` in place with He-uniform samples U(-bound, bound); return `tensor`.
 
     bound = sqrt(3) * gain / sqrt(fan), so the variance is gain^2 / fan as for
-    kaiming_normal_. Samples never leave [-bound, bound]. Arguments as kaiming_normal_.
+    :func:`kaiming_normal_`. Samples never leave [-bound, bound]. ``a=5 ** 0.5`` gives
+    ``nn.Linear``'s default weight.
+
+    Parameters
+    ----------
+    {tensor}
+    {kaiming}
+    {seed_stream_offset}
+    {fans}
+    {axes_torch}
+    {block_threads_dtype}
+
+    {returns_raises}
+    {kaiming_raises}
+
+    Warns
+    -----
+    {warns}
+
+    See Also
+    --------
+    kaiming_normal_ : The normal distribution of the same variance.
+    kaiming_uniform : The same values in a new array.
+
+    Examples
+    --------
+    >>> w = fk.kaiming_uniform_(np.empty((64, 128), np.float32), a=5 ** 0.5, seed=0, stream=1)
+    >>> bool(abs(w).max() <= 1 / 128 ** 0.5)          # nn.Linear's bound, 1 / sqrt(fan_in)
+    True
     """
     std = _kaiming_std(a, mode, nonlinearity, fan_in, fan_out, in_axis, out_axis)
 
@@ -478,6 +656,7 @@ def kaiming_uniform_(
                  global_shape=global_shape, block_start=block_start)  # fmt: skip
 
 
+@_docs.documented
 def random_raw(
     out: T,
     *,
@@ -491,7 +670,47 @@ def random_raw(
     """Fill a writable uint32 buffer with raw Philox4x32-10 words; return `out`.
 
     Word j is lane (offset + j) % 4 of block (offset + j) // 4 of `stream`: the counter is
-    (block low, block high, stream low, stream high) and the key (seed low, seed high).
+    (block low, block high, stream low, stream high) and the key (seed low, seed high). This
+    reproduces Random123's published known-answer vectors.
+
+    Parameters
+    ----------
+    out : buffer or torch.Tensor
+        A writable buffer of uint32 elements (NumPy array, memoryview, array.array("I"), a
+        torch.uint32 CPU tensor, ...), any non-overlapping strides.
+    seed : int
+        The Philox key, an int in ``[0, 2**64)``; required (None is refused).
+    stream : int, default 0
+        The Philox stream, an int in ``[0, 2**64)``.
+    offset : int, default 0
+        The index of the first word in the stream, >= 0; the stream holds 2**66 words.
+    {global_shape}
+    {block_start}
+    {threads}
+
+    Returns
+    -------
+    out : same type as `out`
+        The object given, filled.
+
+    Raises
+    ------
+    TypeError
+        `seed` is None or not an int; `out` is not a buffer of uint32 elements.
+    ValueError
+        `out` is read-only or overlaps itself; `seed` or `stream` outside ``[0, 2**64)``; a
+        negative `offset` or one whose range runs past the end of the stream; ``threads=0``;
+        `global_shape` and `block_start` do not hold the buffer.
+
+    Warns
+    -----
+    {warns}
+
+    Examples
+    --------
+    >>> words = fk.random_raw(np.empty(4, np.uint32), seed=0)   # block 0 of stream 0
+    >>> [hex(w) for w in words]
+    ['0x6627e8d5', '0xe169c58d', '0xbc57ac4c', '0x9b00dbd8']
     """
     if seed is None:
         raise TypeError("random_raw needs an explicit seed (an int in [0, 2**64))")

@@ -62,7 +62,35 @@ _BLAKE2B_8 = hashlib.blake2b(digest_size=8)
 
 
 def stream_for(name: str) -> int:
-    """The stream of a named tensor: the first 8 bytes of BLAKE2b(name), little-endian."""
+    """The stream of a named tensor: the first 8 bytes of BLAKE2b(name), little-endian.
+
+    The stream ``init_module_`` and ``init_safetensors`` give each tensor, from its qualified
+    name: the same in every process and whatever the order of the fills. The digest is
+    BLAKE2b with an 8-byte digest size of the UTF-8 name, no key.
+
+    Parameters
+    ----------
+    name : str
+        The tensor's name, e.g. a parameter's qualified name ``"layers.0.attn.q_proj.weight"``.
+
+    Returns
+    -------
+    int
+        A stream in ``[0, 2**64)``.
+
+    Raises
+    ------
+    AttributeError
+        `name` is not a str (it has no ``encode``).
+
+    Examples
+    --------
+    >>> from fastkaiming.torch import stream_for
+    >>> s = stream_for("0.weight")
+    >>> import hashlib
+    >>> s == int.from_bytes(hashlib.blake2b(b"0.weight", digest_size=8).digest(), "little")
+    True
+    """
     h = _BLAKE2B_8.copy()
     h.update(name.encode("utf-8"))
     return int.from_bytes(h.digest(), "little")

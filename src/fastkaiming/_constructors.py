@@ -1,13 +1,14 @@
 """Out-of-place constructors: a new NumPy array, filled in one pass (for immutable-array users)."""
 from __future__ import annotations
 
+import inspect
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import _api, _checks, _family
+from . import _api, _checks, _docs, _family
 from ._buffers import FLOAT_DTYPES
 
 
@@ -52,14 +53,37 @@ def _constructor(fill: Callable[..., Any]) -> Callable[..., np.ndarray]:
     def make(shape: int | Sequence[int], dtype: object = "float32", *args: Any, **kwargs: Any) -> np.ndarray:
         return fill(empty(shape, dtype), *args, **kwargs)  # type: ignore[no-any-return]
 
-    make.__name__ = make.__qualname__ = fill.__name__.rstrip("_")
+    name = fill.__name__.rstrip("_")
+    make.__name__ = make.__qualname__ = name
     make.__wrapped__ = fill  # type: ignore[attr-defined]
-    make.__doc__ = (
-        f"A new array of `shape` and `dtype` (float32 by default or None) filled by "
-        f"{fill.__name__}(array, *args, **kwargs).\n\n"
-        f"{fill.__doc__}"
-    )
+    make.__signature__ = signature(fill)  # type: ignore[attr-defined]
+    if fill.__doc__ is not None:  # (python -OO)
+        make.__doc__ = _docs.constructor_doc(
+            fill,
+            f"A new NumPy array of `shape` and `dtype`, filled as by :func:`{fill.__name__}`.\n\n"
+            f"``{name}(shape, dtype, ...)`` is ``{fill.__name__}(numpy.empty(shape, dtype), ...)``: "
+            "the same values, for immutable-array users (JAX: hand it to ``jnp.asarray``).",
+            f"""
+            >>> w = fk.{name}((256, 128), seed=0)
+            >>> w.shape, w.dtype.name
+            ((256, 128), 'float32')
+            >>> bool((w == fk.{fill.__name__}(np.empty((256, 128), np.float32), seed=0)).all())
+            True
+            """,
+            _docs.CONSTRUCTOR_FRAGMENTS,
+        )
     return make
+
+
+def signature(fill: Callable[..., Any], drop: tuple[str, ...] = ()) -> inspect.Signature:
+    """`fill`'s signature with its buffer replaced by (shape, dtype="float32"): the constructors'.
+    `drop`: more of the fill's parameters to leave out (fastkaiming.dask's)."""
+    P = inspect.Parameter
+    own = [P("shape", P.POSITIONAL_OR_KEYWORD, annotation="int | Sequence[int]"),
+           P("dtype", P.POSITIONAL_OR_KEYWORD, default="float32", annotation="object")]  # fmt: skip
+    params = list(inspect.signature(fill).parameters.values())[1:]
+    kept = [p for p in params if p.name != "dtype" and p.name not in drop]
+    return inspect.Signature([*own, *kept], return_annotation="np.ndarray")
 
 
 kaiming_normal = _constructor(_api.kaiming_normal_)

@@ -5,7 +5,7 @@ import math
 from collections.abc import Sequence
 from typing import TypeVar
 
-from . import _checks, _fans
+from . import _checks, _docs, _fans
 from ._api import (
     _NORMAL,
     _TRUNC,
@@ -34,6 +34,7 @@ def _keras_fan(shape, mode, fan_in, fan_out, in_axis, out_axis):  # type: ignore
     return _fans.fan(shape, mode, fan_in, fan_out, in_axis, out_axis)
 
 
+@_docs.documented
 def variance_scaling_(
     tensor: T,
     scale: float = 1.0,
@@ -52,12 +53,47 @@ def variance_scaling_(
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
-    """Keras/JAX VarianceScaling, in place: variance = scale / n, n the fan that `mode` names.
+    """Keras/JAX VarianceScaling, in place: variance = scale / n, n the fan `mode` names.
 
     distribution "truncated_normal": N(0, std^2) cut at +-2 std, std = sqrt(variance) / 0.8796...
     (so the variance after truncation is `variance`); "normal" (or "untruncated_normal"):
     N(0, variance); "uniform": U(-limit, limit), limit = sqrt(3 variance). Fans follow Keras:
-    (..., in, out) layout by default, a 1-D tensor of n counts as n x n.
+    (..., in, out) layout by default, a scalar counts as 1 x 1 and a 1-D tensor of n as n x n.
+
+    Parameters
+    ----------
+    {tensor}
+    scale : float, default 1.0
+        The variance times the fan, finite and > 0 (2.0 for He, 1.0 for Glorot and LeCun).
+    mode : {"fan_in", "fan_out", "fan_avg"}, default "fan_in"
+        The fan n: fan_in, fan_out or their mean.
+    distribution : {"truncated_normal", "normal", "untruncated_normal", "uniform"}, default "truncated_normal"
+        The distribution; "normal" (JAX's name) and "untruncated_normal" (Keras') are the same.
+    {axes_keras}
+    {fans}
+    {seed_stream_offset}
+    {block_threads_dtype}
+
+    {returns_raises}
+    ValueError
+        `scale` <= 0 or not finite; an unknown `mode` or `distribution`; a fan of 0; a
+        variance that underflows to 0 or a std or bound beyond the dtype's range.
+
+    Warns
+    -----
+    {warns}
+
+    See Also
+    --------
+    he_normal_, glorot_uniform_, lecun_normal_ : The named variants.
+    variance_scaling : The same values in a new array.
+
+    Examples
+    --------
+    >>> k = np.empty((3, 3, 64, 128), np.float32)          # (*kernel, in, out)
+    >>> _ = fk.variance_scaling_(k, scale=2.0, distribution="uniform", seed=0)
+    >>> bool(abs(k).max() <= (3 * 2.0 / (3 * 3 * 64)) ** 0.5)
+    True
     """
     s = _checks.real("scale", scale)
     if s <= 0:
@@ -121,11 +157,60 @@ def _named(name: str, scale: float, mode: str, distribution: str, keras: str):  
                                  global_shape=global_shape, block_start=block_start)  # fmt: skip
 
     fill.__name__ = fill.__qualname__ = name
-    fill.__doc__ = (
-        f"Keras {keras}, in place: variance_scaling_(tensor, scale={scale}, mode={mode!r}, "
-        f"distribution={distribution!r})."
-    )
-    return fill
+    fill.__doc__ = _NAMED_DOC.format(name=name, keras=keras, scale=scale, mode=mode,
+                                     distribution=distribution, law=_LAWS[distribution],
+                                     kind=distribution.replace("_", " "))  # fmt: skip
+    return _docs.documented(fill)
+
+
+_LAWS = {"truncated_normal": "N(0, std^2) cut at +-2 std, std = sqrt(variance) / 0.8796... (the "
+                             "variance after truncation is scale / n)",
+         "uniform": "U(-limit, limit), limit = sqrt(3 scale / n)"}  # fmt: skip
+
+# The named variants' docstring; {{...}} lines are _docs placeholders
+_NAMED_DOC = """Keras {keras}, in place: {kind} samples of variance {scale} / {mode}.
+
+This is ``variance_scaling_(tensor, scale={scale}, mode={mode!r}, distribution={distribution!r})``.
+
+{law}, with n the {mode} of Keras' (..., in, out) layout.
+
+Parameters
+----------
+{{tensor}}
+{{axes_keras}}
+{{fans}}
+{{seed}}
+{{stream}}
+{{offset}}
+{{global_shape}}
+{{block_start}}
+{{threads}}
+{{dtype}}
+
+Returns
+-------
+{{returns}}
+
+Raises
+------
+{{raises}}
+ValueError
+    A fan of 0, or a std or bound beyond the dtype's range.
+
+Warns
+-----
+{{warns}}
+
+See Also
+--------
+variance_scaling_ : The general form.
+
+Examples
+--------
+>>> k = fk.{name}(np.empty((3, 3, 64, 128), np.float32), seed=0)
+>>> k.shape
+(3, 3, 64, 128)
+"""
 
 
 he_normal_ = _named("he_normal_", 2.0, "fan_in", "truncated_normal", "HeNormal")
@@ -150,6 +235,7 @@ def _xavier_std(gain, fan_in, fan_out, in_axis, out_axis):  # type: ignore[no-un
     return std
 
 
+@_docs.documented
 def xavier_normal_(
     tensor: T,
     gain: float = 1.0,
@@ -166,7 +252,39 @@ def xavier_normal_(
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
-    """torch.nn.init.xavier_normal_: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    """Fill `tensor` in place as torch.nn.init.xavier_normal_; return `tensor`.
+
+    N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)) (Glorot and Bengio 2010), fans in
+    PyTorch's (out, in, *kernel) layout by default.
+
+    Parameters
+    ----------
+    {tensor}
+    gain : float, default 1.0
+        The scale, finite and >= 0 (``calculate_gain(nonlinearity)``).
+    {axes_torch}
+    {fans}
+    {seed_stream_offset}
+    {block_threads_dtype}
+
+    {returns_raises}
+    ValueError
+        `gain` negative or not finite; a fan of 0; a std beyond the dtype's range.
+
+    Warns
+    -----
+    {warns}
+
+    See Also
+    --------
+    xavier_uniform_, glorot_normal_
+
+    Examples
+    --------
+    >>> w = fk.xavier_normal_(np.empty((512, 512), np.float32), gain=fk.calculate_gain("tanh"), seed=0)
+    >>> round(float(w.std()) * 512 ** 0.5 * 3 / 5, 2)         # std = gain / sqrt(fan_avg)
+    1.0
+    """
     return _fill(tensor, _NORMAL, xavier_normal_law(gain, fan_in, fan_out, in_axis, out_axis),
                  seed=seed, stream=stream, offset=offset, threads=threads, dtype=dtype,
                  global_shape=global_shape, block_start=block_start)  # fmt: skip
@@ -183,6 +301,7 @@ def xavier_normal_law(gain: float = 1.0, fan_in: int | None = None, fan_out: int
     return params
 
 
+@_docs.documented
 def xavier_uniform_(
     tensor: T,
     gain: float = 1.0,
@@ -199,7 +318,39 @@ def xavier_uniform_(
     threads: int | None = None,
     dtype: object = None,
 ) -> T:
-    """torch.nn.init.xavier_uniform_: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    """Fill `tensor` in place as torch.nn.init.xavier_uniform_; return `tensor`.
+
+    U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot and Bengio 2010), fans in
+    PyTorch's (out, in, *kernel) layout by default.
+
+    Parameters
+    ----------
+    {tensor}
+    gain : float, default 1.0
+        The scale, finite and >= 0 (``calculate_gain(nonlinearity)``).
+    {axes_torch}
+    {fans}
+    {seed_stream_offset}
+    {block_threads_dtype}
+
+    {returns_raises}
+    ValueError
+        `gain` negative or not finite; a fan of 0; a bound beyond the dtype's range.
+
+    Warns
+    -----
+    {warns}
+
+    See Also
+    --------
+    xavier_normal_, glorot_uniform_
+
+    Examples
+    --------
+    >>> w = fk.xavier_uniform_(np.empty((256, 128), np.float32), seed=0)
+    >>> bool(abs(w).max() <= (6 / (256 + 128)) ** 0.5)
+    True
+    """
     return _fill(tensor, _UNIFORM, xavier_uniform_law(gain, fan_in, fan_out, in_axis, out_axis),
                  seed=seed, stream=stream, offset=offset, threads=threads, dtype=dtype,
                  global_shape=global_shape, block_start=block_start)  # fmt: skip

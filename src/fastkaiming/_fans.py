@@ -33,7 +33,32 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     selu                          3/4
     ============================  =================================
 
-    ``param`` is the negative slope of leaky_relu (0.01 when None) and is ignored otherwise.
+    Parameters
+    ----------
+    nonlinearity : str
+        One of "linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+        "conv_transpose2d", "conv_transpose3d", "sigmoid", "tanh", "relu", "leaky_relu",
+        "selu".
+    param : float or None, default None
+        The negative slope of leaky_relu (0.01 when None); ignored for the others.
+
+    Returns
+    -------
+    float
+        The gain.
+
+    Raises
+    ------
+    ValueError
+        An unknown `nonlinearity` ("Unsupported nonlinearity ..."), or a `param` that is not
+        a real number, with torch's messages.
+
+    Examples
+    --------
+    >>> fk.calculate_gain("relu") == 2 ** 0.5
+    True
+    >>> fk.calculate_gain("leaky_relu", 0.2)
+    1.3867504905630728
     """
     if nonlinearity in _LINEAR or nonlinearity == "sigmoid":
         return 1.0
@@ -72,6 +97,35 @@ def compute_fans(shape: Sequence[int], *, in_axis: int = 1, out_axis: int = 0) -
     fan_in = shape[in_axis] * receptive field, fan_out = shape[out_axis] * receptive field,
     where the receptive field is the product of all other axes. The defaults follow PyTorch,
     (out, in, *kernel); Keras and JAX use (*kernel, in, out): in_axis=-2, out_axis=-1.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        The weight's shape, at least 2 dimensions.
+    in_axis : int, default 1
+        The axis of the input features (negative counts from the end).
+    out_axis : int, default 0
+        The axis of the output features, another axis than `in_axis`.
+
+    Returns
+    -------
+    fan_in, fan_out : int
+        The two fans.
+
+    Raises
+    ------
+    TypeError
+        A dimension or an axis that is not an int.
+    ValueError
+        Fewer than 2 dimensions (torch's message), an axis out of range, or the same axis
+        twice.
+
+    Examples
+    --------
+    >>> fk.compute_fans((64, 32, 3, 3))                       # torch Conv2d(32, 64, 3)
+    (288, 576)
+    >>> fk.compute_fans((3, 3, 32, 64), in_axis=-2, out_axis=-1)   # Keras Conv2D
+    (288, 576)
     """
     dims = [_checks.integer("shape", d) for d in shape]
     if len(dims) < 2:
@@ -155,5 +209,27 @@ def _fan(shape: Sequence[int], mode: str, fan_in: int | None, fan_out: int | Non
 
 
 def kaiming_std(gain: float, fan_value: float) -> float:
-    """He et al. (2015), eq. (10) generalised by the gain: std = gain / sqrt(fan)."""
+    """He et al. (2015), eq. (10) generalised by the gain: std = gain / sqrt(fan).
+
+    The standard deviation ``kaiming_normal_`` uses (``kaiming_uniform_``'s bound is sqrt(3)
+    times it). No checks: the arguments are the caller's.
+
+    Parameters
+    ----------
+    gain : float
+        The gain, e.g. ``calculate_gain("relu")``.
+    fan_value : float
+        The fan, > 0 (``compute_fans(shape)[0]`` for mode "fan_in").
+
+    Returns
+    -------
+    float
+        ``gain / sqrt(fan_value)``.
+
+    Examples
+    --------
+    >>> from fastkaiming.torch import calculate_gain, kaiming_std
+    >>> kaiming_std(calculate_gain("relu"), 512.0)
+    0.0625
+    """
     return gain / math.sqrt(fan_value)

@@ -8,13 +8,14 @@ Needs the ``dask`` extra (``pip install 'fastkaiming[dask]'``).
 """
 from __future__ import annotations
 
+import inspect
 import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import _constructors
+from . import _constructors, _docs
 
 try:
     import dask.array as da
@@ -57,11 +58,35 @@ def _lazy(name: str) -> Callable[..., da.Array]:
                              name=f"fastkaiming-{name}-{token}")  # fmt: skip
 
     make.__name__ = make.__qualname__ = name
-    make.__doc__ = (
-        f"A lazy dask array of `shape` filled chunk by chunk like fastkaiming.{name}(shape, ...);"
-        f" the same values as the in-memory fill for any `chunks`.\n\n{fill.__doc__}"
-    )
+    make.__signature__ = _signature(fill)  # type: ignore[attr-defined]
+    if fill.__doc__ is not None:  # (python -OO)
+        make.__doc__ = _docs.constructor_doc(
+            fill,
+            f"A lazy dask array of `shape`, filled chunk by chunk as by :func:`fastkaiming.{name}`.\n\n"
+            "Each chunk is a block fill of the whole array, run on the worker that computes it: the "
+            "values equal the in-memory fill for any `chunks` and any number of workers, and the "
+            "array never exists whole in one place (``.to_zarr(...)`` or ``da.store(...)`` writes "
+            "arrays larger than any one machine).",
+            f"""
+            >>> import fastkaiming.dask
+            >>> x = fastkaiming.dask.{name}((1000, 300), chunks=(250, 100), seed=0)
+            >>> bool((x.compute() == fk.{name}((1000, 300), seed=0)).all())
+            True
+            """,
+            _docs.LAZY_FRAGMENTS,
+        )
     return make
+
+
+def _signature(fill: Callable[..., Any]) -> inspect.Signature:
+    """(shape, chunks="auto", dtype="float32", *, the fill's other parameters, threads=1)."""
+    P = inspect.Parameter
+    whole = _constructors.signature(fill, drop=("global_shape", "block_start"))
+    shape, dtype, *rest = whole.parameters.values()
+    chunks = P("chunks", P.POSITIONAL_OR_KEYWORD, default="auto", annotation="Any")
+    keywords = [p.replace(kind=P.KEYWORD_ONLY) for p in rest]
+    keywords = [p.replace(default=1) if p.name == "threads" else p for p in keywords]
+    return whole.replace(parameters=[shape, chunks, dtype, *keywords], return_annotation="da.Array")
 
 
 for _name in _constructors.NAMES:
