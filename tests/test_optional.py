@@ -22,13 +22,13 @@ def _run(code):
 def test_import_fastkaiming_imports_neither_torch_nor_dask():
     out = _run(
         "import sys, fastkaiming as fk\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'dask', 'distributed')))\n"
-        "print('dask' in dir(fk), 'torch' in dir(fk))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'dask', 'distributed', 'jax')))\n"
+        "print('dask' in dir(fk), 'torch' in dir(fk), 'jax' in dir(fk))\n"
     )
-    assert out.split("\n")[:2] == ["[]", "True True"]
+    assert out.split("\n")[:2] == ["[]", "True True True"]
 
 
-@pytest.mark.parametrize("name,extra", [("dask", "dask"), ("torch", "torch")])
+@pytest.mark.parametrize("name,extra", [("dask", "dask"), ("torch", "torch"), ("jax", "jax")])
 def test_missing_dependency_names_the_extra(name, extra):
     out = _run(
         f"import sys\nsys.modules[{name!r}] = None  # as if not installed\n"
