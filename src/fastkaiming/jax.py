@@ -181,16 +181,19 @@ def _callback(fill: Fill | None, shape: tuple[int, ...], name: str, words: Any,
     block start with leading axes of size 1) and fills one array per key.
     """
     result = jax.ShapeDtypeStruct(shape, _constructors.empty((0,), name).dtype)
+    array: jax.Array
     if block is None:
-        return jax.pure_callback(lambda w: _host(fill, shape, name, w), result, words,  # type: ignore[no-any-return]
-                                 vmap_method="expand_dims")  # fmt: skip
+        array = jax.pure_callback(lambda w: _host(fill, shape, name, w), result, words,
+                                  vmap_method="expand_dims")  # fmt: skip
+        return array
     whole, start = block
 
     def run(w: np.ndarray, at: np.ndarray) -> np.ndarray:
         at = np.asarray(at).reshape(-1, len(shape))[0]  # the same for every key
         return _host(fill, shape, name, w, (whole, tuple(int(a) for a in at)))
 
-    return jax.pure_callback(run, result, words, start, vmap_method="expand_dims")  # type: ignore[no-any-return]
+    array = jax.pure_callback(run, result, words, start, vmap_method="expand_dims")
+    return array
 
 
 def _traced_sharded(fill: Fill | None, shape: tuple[int, ...], name: str, words: Any,
@@ -212,10 +215,12 @@ def _traced_sharded(fill: Fill | None, shape: tuple[int, ...], name: str, words:
             for a in axes:  # a dimension split over several mesh axes: major to minor, as listed
                 index = index * mesh.shape[a] + jax.lax.axis_index(a)
             start.append(index * size)
-        return _callback(fill, local, name, w, (shape, jnp.stack(start) if start else jnp.zeros(0, jnp.int32)))
+        at = jnp.stack(start) if start else jnp.zeros(0, jnp.int32)  # shape (): no axes
+        return _callback(fill, local, name, w, (shape, at))
 
-    return jax.shard_map(body, mesh=mesh, in_specs=jax.sharding.PartitionSpec(),  # type: ignore[no-any-return]
-                         out_specs=sharding.spec)(words)  # fmt: skip  # type: ignore[no-any-return]
+    array: jax.Array = jax.shard_map(body, mesh=mesh, in_specs=jax.sharding.PartitionSpec(),
+                                     out_specs=sharding.spec)(words)  # fmt: skip
+    return array  # type: ignore[no-any-return]
 
 
 def _initializer(law: Law, default_dtype: object, name: str, doc: str) -> Initializer:
@@ -259,7 +264,9 @@ def _size(name: str, axes: int | tuple[int, ...], shape: tuple[int, ...]) -> int
     """The product of shape over `axes` (JAX's _compute_fans), axes checked against the shape."""
     for a in (axes,) if isinstance(axes, int) else axes:
         if not -len(shape) <= a < len(shape):
-            raise ValueError(f"{name}={axes!r} is out of range for a shape of {len(shape)} dimensions, {shape}")
+            raise ValueError(
+                f"{name}={axes!r} is out of range for a shape of {len(shape)} dimensions, {shape}"
+            )
     return shape[axes] if isinstance(axes, int) else math.prod(shape[a] for a in axes)
 
 
