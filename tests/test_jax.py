@@ -306,3 +306,16 @@ def test_dtype_dependent_checks_run_at_trace_time_not_in_the_callback():
     with jax.enable_x64(True):  # float64 resolves it
         assert np.all(host(init(jax.random.key(0), (4, 4), "float64")) >= 20.0)
 
+
+
+def test_abstract_evaluation_runs_no_fill(monkeypatch):
+    """jax.eval_shape (Flax's abstract init) traces the callback without calling it."""
+    monkeypatch.setattr(fkj, "_host", lambda *args: pytest.fail("filled during eval_shape"))
+    out = jax.eval_shape(lambda k: fkj.he_uniform()(k, (12, 7), jnp.float16), jax.random.key(0))
+    assert out.shape == (12, 7) and out.dtype == np.float16
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    assert doctest.testmod(fkj, raise_on_error=False).failed == 0
