@@ -15,7 +15,6 @@ Smoke mode (--benchmark-disable): 256 x 256, once.
 import statistics
 import time
 
-import numpy as np
 import pytest
 
 import fastkaiming as fk

@@ -170,7 +170,15 @@ def test_zero_size_and_scalar_shapes():
         warnings.simplefilter("error")
         assert fkj.he_normal()(key, (0, 8)).shape == (0, 8)
         assert jax.jit(lambda k: fkj.he_normal()(k, (8, 0)))(key).shape == (8, 0)
-    np.testing.assert_array_equal(host(fkj.normal(1.0)(key, ())), fk.normal((), std=1.0, seed=1))
+    expected = fk.normal((), std=1.0, seed=1)
+    np.testing.assert_array_equal(host(fkj.normal(1.0)(key, ())), expected)
+    mesh = jax.sharding.Mesh(jax.devices()[:1], ("x",))
+    for sharding in (jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
+                     jax.sharding.SingleDeviceSharding(jax.devices()[0])):  # fmt: skip
+        init = fkj.normal(1.0)
+        np.testing.assert_array_equal(host(init(key, (), out_sharding=sharding)), expected)
+        jitted = jax.jit(lambda k, init=init, sharding=sharding: init(k, (), out_sharding=sharding))
+        np.testing.assert_array_equal(host(jitted(key)), expected)
 
 
 def test_flax_linen_kernel_init_eager_and_jit():

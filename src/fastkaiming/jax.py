@@ -163,7 +163,8 @@ def _sharded(fill: Fill | None, shape: tuple[int, ...], name: str, words: np.nda
     for the replicas of a block)."""
     filled: dict[tuple[tuple[int, int], ...], np.ndarray] = {}
 
-    def shard(index: tuple[slice, ...]) -> np.ndarray:
+    def shard(index: tuple[slice, ...] | None) -> np.ndarray:
+        assert index is not None  # an index per shard: None only for a shape of no dimensions
         bounds = tuple(s.indices(n)[:2] for s, n in zip(index, shape, strict=True))
         if bounds not in filled:
             block = tuple(stop - start for start, stop in bounds)
@@ -189,8 +190,8 @@ def _callback(fill: Fill | None, shape: tuple[int, ...], name: str, words: Any,
     whole, start = block
 
     def run(w: np.ndarray, at: np.ndarray) -> np.ndarray:
-        at = np.asarray(at).reshape(-1, len(shape))[0]  # the same for every key
-        return _host(fill, shape, name, w, (whole, tuple(int(a) for a in at)))
+        first = np.asarray(at).reshape(-1)[: len(shape)]  # the same start for every key
+        return _host(fill, shape, name, w, (whole, tuple(int(a) for a in first)))
 
     array = jax.pure_callback(run, result, words, start, vmap_method="expand_dims")
     return array
@@ -220,7 +221,7 @@ def _traced_sharded(fill: Fill | None, shape: tuple[int, ...], name: str, words:
 
     array: jax.Array = jax.shard_map(body, mesh=mesh, in_specs=jax.sharding.PartitionSpec(),
                                      out_specs=sharding.spec)(words)  # fmt: skip
-    return array  # type: ignore[no-any-return]
+    return array
 
 
 def _initializer(law: Law, default_dtype: object, name: str, doc: str) -> Initializer:
@@ -228,17 +229,17 @@ def _initializer(law: Law, default_dtype: object, name: str, doc: str) -> Initia
 
     def init(key: Any, shape: Sequence[int], dtype: object = default_dtype,
              out_sharding: jax.sharding.Sharding | None = None) -> jax.Array:  # fmt: skip
-        dims = _constructors.check_shape(shape)
-        dtype_name = _dtype(dtype)
-        fill = law(dims) if math.prod(dims) else None  # fans: only for a non-empty array
-        if fill is not None:  # one element of the same array: every check now, none in the callback
-            fill(_aligned((1,) * len(dims), dtype_name), 0, 0, (dims, (0,) * len(dims)))
         words = _key_words(key)
         if out_sharding is not None and not isinstance(out_sharding, jax.sharding.Sharding):
             raise TypeError(
                 "out_sharding must be a jax.sharding.Sharding (e.g. a NamedSharding) or None, "
                 f"got {type(out_sharding).__name__} {_checks.shown(out_sharding)}"
             )
+        dims = _constructors.check_shape(shape)
+        dtype_name = _dtype(dtype)
+        fill = law(dims) if math.prod(dims) else None  # fans: only for a non-empty array
+        if fill is not None:  # one element of the same array: every check now, none in the callback
+            fill(_aligned((1,) * len(dims), dtype_name), 0, 0, (dims, (0,) * len(dims)))
         if not isinstance(words, jax.core.Tracer):  # eager: the host buffer becomes the array
             if out_sharding is not None:
                 return _sharded(fill, dims, dtype_name, np.asarray(words), out_sharding)
