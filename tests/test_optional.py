@@ -53,6 +53,13 @@ def test_torch_is_an_attribute_on_demand():
     assert out.split() == ["True"]
 
 
+def test_jax_is_an_attribute_on_demand():
+    pytest.importorskip("jax")
+    out = _run("import fastkaiming as fk\nimport jax\nw = fk.jax.he_normal()(jax.random.key(3), (4, 6))\n"
+               "print((w == fk.he_normal((4, 6), seed=3)).all())")
+    assert out.split() == ["True"]
+
+
 def test_unknown_attribute():
     with pytest.raises(AttributeError, match="module 'fastkaiming' has no attribute 'nope'"):
         fk.nope  # noqa: B018
