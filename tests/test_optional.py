@@ -22,15 +22,15 @@ def _run(code):
 def test_import_fastkaiming_imports_neither_torch_nor_dask():
     out = _run(
         "import sys, fastkaiming as fk\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'dask', 'distributed')))\n"
-        "print('dask' in dir(fk), 'torch' in dir(fk))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'dask', 'distributed', 'jax')))\n"
+        "print('dask' in dir(fk), 'torch' in dir(fk), 'jax' in dir(fk))\n"
     )
-    assert out.split("\n")[:2] == ["[]", "True True"]
+    assert out.split("\n")[:2] == ["[]", "True True True"]
 
 
 @pytest.mark.parametrize("form", ["fk.{name}", "import fastkaiming.{name}", "from fastkaiming import {name}",
                                   "import fastkaiming.{name} as m"])  # fmt: skip
-@pytest.mark.parametrize("name,extra", [("dask", "dask"), ("torch", "torch")])
+@pytest.mark.parametrize("name,extra", [("dask", "dask"), ("torch", "torch"), ("jax", "jax")])
 def test_missing_dependency_names_the_extra(name, extra, form):
     out = _run(
         f"import sys\nsys.modules[{name!r}] = None  # as if not installed\n"
@@ -53,6 +53,13 @@ def test_torch_is_an_attribute_on_demand():
     pytest.importorskip("torch")
     out = _run("import fastkaiming as fk\nimport torch\nw = torch.empty(3, 4)\n"
                "print(fk.torch.kaiming_normal_(w, seed=0) is w)")
+    assert out.split() == ["True"]
+
+
+def test_jax_is_an_attribute_on_demand():
+    pytest.importorskip("jax")
+    out = _run("import fastkaiming as fk\nimport jax\nw = fk.jax.he_normal()(jax.random.key(3), (4, 6))\n"
+               "print((w == fk.he_normal((4, 6), seed=3)).all())")
     assert out.split() == ["True"]
 
 

@@ -49,7 +49,7 @@ from ._version import __version__
 
 # Submodules with an optional dependency: imported on first use (PEP 562), never by
 # `import fastkaiming`. Each extra is named after its dependency.
-_OPTIONAL = ("dask", "torch")
+_OPTIONAL = ("dask", "jax", "torch")
 
 
 def __getattr__(name: str) -> object:

@@ -56,7 +56,23 @@ def numpy_name(dt: np.dtype) -> str:
     return dt.name
 
 
+def torch_dtype(dtype: object, supported: tuple[str, ...]) -> str | None:
+    """A torch dtype's name ('float32' for torch.float32), None for anything that is not one;
+    TypeError naming it if it is not supported. Never imports torch (an object of its exists
+    only once it is imported)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(dtype, torch.dtype):
+        return None
+    name = str(dtype).removeprefix("torch.")
+    if name not in supported:
+        raise TypeError(f"dtype must be one of {', '.join(supported)}, got {dtype}")
+    return name
+
+
 def _dtype_name(dtype: object, supported: tuple[str, ...]) -> str:
+    """The name of a dtype given as a string, a NumPy, JAX, ml_dtypes or torch dtype or type."""
+    if (name := torch_dtype(dtype, supported)) is not None:
+        return name
     if isinstance(dtype, str) and dtype == "bfloat16" or getattr(dtype, "__name__", None) == "bfloat16":
         name = "bfloat16"  # also ml_dtypes.bfloat16, without importing it
     else:

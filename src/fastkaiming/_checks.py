@@ -33,12 +33,50 @@ def shown_ints(values: Sequence[int]) -> str:
     return f"({', '.join(shown(v) for v in values)}{',' if len(values) == 1 else ''})"
 
 
+def array_scalar(value: object, floats: bool) -> int | float | None:
+    """A 0-d NumPy, torch or JAX array (or a NumPy scalar of ml_dtypes' bfloat16) of an integer
+    dtype, or also of a float dtype if `floats`, as a Python number; None for anything else
+    (bool and complex arrays, other shapes, a traced JAX value, a meta tensor).
+
+    torch and JAX are looked up in sys.modules: an object of theirs exists only once they are
+    imported, and they are never imported here.
+    """
+    if isinstance(value, (np.ndarray, np.generic)):
+        kind = "f" if value.dtype.name == "bfloat16" else value.dtype.kind
+        if value.ndim == 0 and (kind in "iu" or floats and kind == "f"):
+            return float(value) if kind == "f" else int(value)
+        return None
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        dtype = value.dtype
+        if value.dim() == 0 and not dtype.is_complex and dtype is not torch.bool and (
+                floats or not dtype.is_floating_point):  # fmt: skip
+            try:
+                return value.item()  # type: ignore[no-any-return]
+            except (RuntimeError, NotImplementedError, ValueError):  # meta, quantized
+                return None
+        return None
+    jax = sys.modules.get("jax")
+    if jax is not None and isinstance(value, jax.Array):
+        kind = getattr(value.dtype, "kind", "")  # a typed PRNG key's dtype has none
+        kind = "f" if getattr(value.dtype, "name", "") == "bfloat16" else kind
+        if value.ndim == 0 and (kind in ("i", "u") or floats and kind == "f"):
+            try:
+                return float(value) if kind == "f" else int(value)
+            except TypeError:  # a tracer (ConcretizationTypeError): no value yet
+                return None
+    return None
+
+
 def real(name: str, value: object, *, nonnegative: bool = False) -> float:
-    """A finite real number, as float."""
+    """A finite real number (a 0-d array of one included), as float."""
     if type(value) is float:
         x = value
     elif isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {shown(value)}")
+        unwrapped = array_scalar(value, floats=True)
+        if unwrapped is None:
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__} {shown(value)}")
+        return real(name, unwrapped, nonnegative=nonnegative)
     else:
         try:
             x = float(value)
@@ -52,11 +90,14 @@ def real(name: str, value: object, *, nonnegative: bool = False) -> float:
 
 
 def integer(name: str, value: object) -> int:
-    """An int (or NumPy integer), never a bool or a float."""
+    """An int (a NumPy integer, a 0-d integer array), never a bool or a float."""
     if type(value) is int:
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {shown(value)}")
+        unwrapped = array_scalar(value, floats=False)
+        if unwrapped is None:
+            raise TypeError(f"{name} must be an int, got {type(value).__name__} {shown(value)}")
+        return int(unwrapped)
     return int(value)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _api, _checks, _docs, _family
+from . import _api, _buffers, _checks, _docs, _family
 from ._buffers import FLOAT_DTYPES
 
 
@@ -29,11 +29,12 @@ def empty(shape: int | Sequence[int], dtype: object = "float32") -> np.ndarray:
     """An uninitialized array; its pages are first touched by the (parallel) fill.
 
     NumPy asks Linux for transparent huge pages on large allocations; bfloat16 needs ml_dtypes.
-    dtype=None means the default, float32.
+    dtype=None means the default, float32; NumPy, JAX and torch dtypes are accepted.
     """
     dims = check_shape(shape)
     if dtype is None:
         dtype = "float32"
+    dtype = _buffers.torch_dtype(dtype, FLOAT_DTYPES) or dtype  # torch.float32: "float32"
     if dtype == "bfloat16" or getattr(dtype, "__name__", None) == "bfloat16":
         try:
             import ml_dtypes

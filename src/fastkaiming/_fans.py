@@ -67,11 +67,13 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
+        plain = type(param) is float or (isinstance(param, numbers.Real) and not isinstance(param, bool))
+        value = param if param is None or plain else _checks.array_scalar(param, floats=True)
         if param is None:
             slope = 0.01
-        elif type(param) is float or (isinstance(param, numbers.Real) and not isinstance(param, bool)):
+        elif value is not None:
             try:
-                slope = float(param)
+                slope = float(value)  # type: ignore[arg-type]
             except OverflowError:
                 raise ValueError(f"negative_slope {_checks.shown(param)} not a valid number") from None
         else:
