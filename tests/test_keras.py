@@ -420,6 +420,17 @@ def test_handed_over_without_a_copy(dtype, monkeypatch):
 # --- import and backends -------------------------------------------------------------------
 
 
+def test_docstring_examples_run():
+    import doctest
+
+    finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner()
+    tests = [t for name in ["_Initializer", *fkk.__all__] for t in finder.find(getattr(fkk, name), name)]
+    assert sum(len(t.examples) for t in tests) >= 40
+    for test in tests:
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
+
+
 def test_missing_keras_names_the_extra():
     code = ("import sys\nsys.modules['keras'] = None  # as if not installed\n"
             "try:\n    import fastkaiming.keras\nexcept ImportError as e:\n    print(e)\n")  # fmt: skip

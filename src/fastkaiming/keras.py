@@ -178,6 +178,21 @@ class _Initializer(keras.initializers.Initializer):
         -------
         tensor
             A tensor of the active Keras backend.
+
+        Raises
+        ------
+        TypeError
+            `dtype` not a float dtype, `shape` not a sequence of ints.
+        ValueError
+            A negative dimension, or a parameter out of range for the dtype (e.g. a float16
+            ``RandomUniform(-1e5, 1e5)``). A call that raises draws nothing from a SeedGenerator.
+
+        Examples
+        --------
+        >>> from fastkaiming.keras import HeUniform
+        >>> import keras
+        >>> tuple(HeUniform(seed=0)((3, 3, 16, 32), "float16").shape)
+        (3, 3, 16, 32)
         """
         dims = _constructors.check_shape(shape)
         array = _empty(dims, _dtype(dtype))
