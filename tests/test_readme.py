@@ -41,7 +41,7 @@ def imported_packages(source):
 
 
 def missing(source):
-    optional = {"torch", "dask", "distributed", "ml_dtypes", "safetensors", "jax", "flax", "matplotlib"}
+    optional = {"torch", "dask", "distributed", "ml_dtypes", "safetensors", "jax", "flax", "matplotlib", "keras"}
     return sorted(name for name in imported_packages(source) & optional
                   if importlib.util.find_spec(name) is None)  # fmt: skip
 
