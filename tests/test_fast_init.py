@@ -290,3 +290,22 @@ def test_report_says_what_went_where():
         init.normal_(empty(4), generator=torch.Generator())
     assert repr(report) == "FastInitReport(routed=1, meta=0, let_through=1)"
     assert "1 x torch.nn.init.normal_: generator= given" in str(report)
+
+
+def test_init_functions_a_library_replaced_in_torch_nn_init_are_still_routed(monkeypatch):
+    # transformers' guard_torch_init_functions puts wrappers in torch.nn.init while it runs
+    # _init_weights; torch's own normal_ then hands the wrapper to the mode
+    own = {name: getattr(init, name) for name in ("normal_", "uniform_", "kaiming_uniform_")}
+    for name, f in own.items():
+        monkeypatch.setattr(init, name, lambda *a, _f=f, **k: _f(*a, **k))
+    a, b, c = empty(8, 4), empty(8, 4), empty(8, 4)
+    with fast_init(seed=7) as report:
+        init.normal_(a, std=0.5)
+        init.uniform_(b)
+        torch.nn.Linear(4, 8).reset_parameters  # noqa: B018
+        init.kaiming_uniform_(c, a=SQRT5)
+    g = init.calculate_gain("leaky_relu", SQRT5)
+    assert torch.equal(a, fk.normal_(empty(8, 4), 0.0, 0.5, seed=7, stream=0))
+    assert torch.equal(b, fk.uniform_(empty(8, 4), seed=7, stream=1))
+    assert report.routed == 5 and report.passed == 0  # with the Linear's weight and bias
+    assert torch.equal(c, fk.uniform_(empty(8, 4), -bound(g, 4), bound(g, 4), seed=7, stream=4))

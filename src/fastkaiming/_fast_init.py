@@ -60,6 +60,11 @@ _TORCH_RANDOM = {
 }  # fmt: skip
 
 
+# torch.nn.init's functions that call handle_torch_function with their module global
+_DISPATCHING = {"normal_": _init.normal_, "uniform_": _init.uniform_,
+                "kaiming_uniform_": _init.kaiming_uniform_}  # fmt: skip
+
+
 class FastInitReport:
     """What a :func:`fast_init` block routed to fastkaiming and what it let torch do.
 
@@ -133,7 +138,7 @@ class _Router(TorchFunctionMode):
                            kwargs: dict[str, Any] | None = None) -> Any:  # fmt: skip
         kwargs = kwargs or {}
         if not self.passing:
-            handler = self.handlers.get(func)
+            handler = self.handlers.get(func) or self._dispatched(func)
             if handler is not None:
                 return handler(func, args, kwargs)
             name = _TORCH_RANDOM.get(func)
@@ -147,6 +152,15 @@ class _Router(TorchFunctionMode):
                                       "uniform_ and the torch.nn.init functions)")  # fmt: skip
                 return out
         return func(*args, **kwargs)
+
+    def _dispatched(self, func: Any) -> Callable[..., Any] | None:
+        """The handler for `func` if it is what torch.nn.init's own normal_, uniform_ or
+        kaiming_uniform_ hand to the mode: the module's global of that name, which a library may
+        have replaced (transformers' guard_torch_init_functions puts its wrappers there)."""
+        name = getattr(func, "__name__", None)
+        if name in _DISPATCHING and func is getattr(_init, name, None):
+            return self.handlers[_DISPATCHING[name]]
+        return None
 
     # -- the calls served --------------------------------------------------------------------
 
