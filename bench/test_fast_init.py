@@ -33,11 +33,17 @@ MEDIANS = {}  # (group, impl) -> median seconds
 @pytest.fixture(scope="module", autouse=True)
 def ratios(request):
     yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    for (group, impl), median in sorted(MEDIANS.items()):
-        base = MEDIANS.get((group, "torch"))
-        if impl != "torch" and base is not None and reporter is not None:
-            reporter.write_line(f"{group:32s} {impl:18s} {median:8.3f} s  {base / median:5.2f}x of torch ({base:.3f} s)")
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        return
+    with capture.global_and_fixture_disabled():  # past pytest's output capture
+        reporter.write_line("")
+        for (group, impl), median in sorted(MEDIANS.items()):
+            base = MEDIANS.get((group, "torch"))
+            if impl != "torch" and base is not None:
+                reporter.write_line(f"{group:40s} {impl:18s} {median:8.3f} s  {base / median:5.2f}x "
+                                    f"torch's {base:.3f} s")
 
 
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
