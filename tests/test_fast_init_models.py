@@ -176,3 +176,17 @@ def test_gpt2_projections_have_the_scaled_std():
             std = 0.02 / 2.0 if "c_proj" in name else 0.02
             w = p.detach().double().reshape(-1).numpy()
             assert stats.kstest(w, stats.norm(0.0, std).cdf).pvalue > P_MIN, name
+
+
+@pytest.mark.parametrize("name", ["trunc_normal_", "trunc_normal_tf_"])
+def test_timm_s_truncated_normals_are_one_fastkaiming_fill(name):
+    timm_layers = _timm().layers
+    t = torch.empty(64, 32)
+    with fast_init(seed=5) as report:
+        getattr(timm_layers, name)(t, std=0.02, a=-0.04, b=0.04)
+    if name == "trunc_normal_":  # absolute bounds
+        expected = fk.trunc_normal_(torch.empty(64, 32), 0.0, 0.02, -0.04, 0.04, seed=5)
+    else:  # trunc_normal_tf_: N(0, 1) cut at [a, b], then scaled by std
+        expected = fk.trunc_normal_(torch.empty(64, 32), 0.0, 1.0, -0.04, 0.04, seed=5).mul_(0.02)
+    assert torch.equal(t, expected)
+    assert (report.routed, report.passed) == (1, 0)
