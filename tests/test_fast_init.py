@@ -156,6 +156,7 @@ LET_THROUGH = {
     "complex dtype": (lambda t: t.normal_(), torch.complex64, "dtype torch.complex64"),
     "subclass": (lambda t: init.uniform_(t.as_subclass(Marked)), torch.float32, "a Marked, not a plain tensor"),
     "torch.randn": (lambda t: t.copy_(torch.randn(t.shape)), torch.float32, "torch's own generator"),
+    "Tensor.exponential_": (lambda t: t.exponential_(), torch.float32, "torch's own generator"),
 }
 
 
@@ -194,6 +195,13 @@ def test_meta_tensors_are_torch_s_no_ops_counted_apart():
         m = torch.nn.Linear(8, 4)
         init.trunc_normal_(m.weight)
     assert m.weight.is_meta and (report.routed, report.meta, report.passed) == (0, 3, 0)
+
+
+def test_zero_element_tensors_are_torch_s_no_ops_counted_apart():
+    with fast_init(seed=1, strict=True) as report:
+        init.normal_(empty(0, 4))
+        empty(0).uniform_()
+    assert (report.routed, report.empty, report.passed) == (0, 2, 0)
 
 
 def test_a_fill_fastkaiming_rejects_is_left_to_torch():
@@ -288,7 +296,7 @@ def test_report_says_what_went_where():
     with fast_init(seed=0) as report:
         init.normal_(empty(4))
         init.normal_(empty(4), generator=torch.Generator())
-    assert repr(report) == "FastInitReport(routed=1, meta=0, let_through=1)"
+    assert repr(report) == "FastInitReport(routed=1, meta=0, empty=0, let_through=1)"
     assert "1 x torch.nn.init.normal_: generator= given" in str(report)
 
 

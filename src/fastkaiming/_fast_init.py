@@ -44,7 +44,9 @@ _init = torch.nn.init
 _FLOATS = frozenset((torch.float16, torch.bfloat16, torch.float32, torch.float64))
 _PLAIN = _torch_intake.PLAIN
 _META = "meta"  # a refusal that is not a let-through: torch's own no-op on a meta tensor
-_SQRT2 = math.sqrt(2.0)
+_EMPTY = "empty"  # nor this: torch's own no-op on a tensor with no elements
+_OWN_GENERATOR = ("torch's own generator (fastkaiming serves normal_, uniform_ and the "
+                  "torch.nn.init functions)")  # fmt: skip
 
 # torch's other random functions: not served (no fastkaiming law is the same), counted
 _TORCH_RANDOM = {
@@ -74,6 +76,8 @@ class FastInitReport:
         Random fills written by fastkaiming.
     meta : int
         Random fills on meta tensors, left to torch (a no-op: no data).
+    empty : int
+        Random fills of tensors with no elements, left to torch (a no-op).
     let_through : collections.Counter
         ``(call, reason) -> count`` for every random call torch served itself.
     """
@@ -81,6 +85,7 @@ class FastInitReport:
     def __init__(self) -> None:
         self.routed = 0
         self.meta = 0
+        self.empty = 0
         self.let_through: Counter[tuple[str, str]] = Counter()
 
     @property
@@ -89,7 +94,8 @@ class FastInitReport:
         return sum(self.let_through.values())
 
     def __repr__(self) -> str:
-        return f"FastInitReport(routed={self.routed}, meta={self.meta}, let_through={self.passed})"
+        return (f"FastInitReport(routed={self.routed}, meta={self.meta}, empty={self.empty}, "
+                f"let_through={self.passed})")  # fmt: skip
 
     def __str__(self) -> str:
         lines = [repr(self)]
@@ -143,15 +149,22 @@ class _Router(TorchFunctionMode):
                 return handler(func, args, kwargs)
             name = _TORCH_RANDOM.get(func)
             if name is not None:
-                out = func(*args, **kwargs)
-                first = out if isinstance(out, torch.Tensor) else None
-                if first is not None and first.is_meta:
-                    self.report.meta += 1
-                else:
-                    self._let_through(name, "torch's own generator (fastkaiming serves normal_, "
-                                      "uniform_ and the torch.nn.init functions)")  # fmt: skip
-                return out
+                return self._torch_random(name, func, args, kwargs)
         return func(*args, **kwargs)
+
+    def _torch_random(self, name: str, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """One of torch's other random functions, run by torch and counted (unless its tensor is
+        a meta tensor). An in-place method is counted, or refused by strict, before it writes."""
+        target = args[0] if name.startswith("Tensor.") and args else None
+        if target is not None and not getattr(target, "is_meta", False):
+            self._let_through(name, _OWN_GENERATOR)
+            return func(*args, **kwargs)
+        out = func(*args, **kwargs)
+        if isinstance(out, torch.Tensor) and out.is_meta:
+            self.report.meta += 1
+        else:
+            self._let_through(name, _OWN_GENERATOR)  # a new tensor: nothing of the caller's written
+        return out
 
     def _dispatched(self, func: Any) -> Callable[..., Any] | None:
         """The handler for `func` if it is what torch.nn.init's own normal_, uniform_ or
@@ -217,12 +230,12 @@ class _Router(TorchFunctionMode):
             except (TypeError, ValueError) as e:  # the fills check everything before writing
                 why = str(e)
             else:
-                self.passing = False
                 self.report.routed += 1
                 return t
-        self.passing = False
-        if why is _META:
-            self.report.meta += 1
+            finally:
+                self.passing = False
+        if why is _META or why is _EMPTY:
+            setattr(self.report, why, getattr(self.report, why) + 1)
         else:
             self._let_through(call, why)
         self.passing = True
@@ -250,7 +263,7 @@ class _Router(TorchFunctionMode):
         if grad and t.requires_grad and torch.is_grad_enabled():
             return "autograd records this in-place op (grad mode on and requires_grad)"
         if t.numel() == 0:
-            return "zero elements (nothing to fill)"
+            return _EMPTY
         return None
 
     def _let_through(self, call: str, why: str) -> None:
