@@ -7,6 +7,7 @@ parameter tensor: equal to the library's own result where that is a constant, el
 distribution (two-sample Kolmogorov-Smirnov against the library's own, both seeded: the test
 cannot flake). Buffers equal the plain constructor's; the values do not depend on torch's seed.
 """
+import importlib
 import os
 
 import pytest
@@ -29,16 +30,25 @@ P_MIN = 1e-4  # KS p-value below which two samples are called different
 SAMPLE = 1 << 15  # elements compared per tensor (its first ones)
 
 
+def _optional(name):
+    """The package, or a skip: not installed, or (torchvision from PyPI beside torch's CPU
+    build: "operator torchvision::nms does not exist") not loadable beside this torch."""
+    try:
+        return importlib.import_module(name)
+    except (ImportError, RuntimeError) as e:
+        pytest.skip(f"{name} does not import here: {type(e).__name__}: {e}")
+
+
 def _transformers():
-    return pytest.importorskip("transformers")
+    return _optional("transformers")
 
 
 def _timm():
-    return pytest.importorskip("timm")
+    return _optional("timm")
 
 
 def _torchvision():
-    return pytest.importorskip("torchvision")
+    return _optional("torchvision")
 
 
 def _hf(cls_name, config_name, **config):
