@@ -40,12 +40,14 @@ except ImportError as exc:
 from . import _api, _checks, _distributed, _docs, _family, _torch_intake
 from ._blocks import stream_for
 from ._fans import calculate_gain, compute_fans, kaiming_std
+from ._fast_init import fast_init
 
 __all__ = [
     "calculate_gain",
     "constant_",
     "dirac_",
     "eye_",
+    "fast_init",
     "init_module_",
     "kaiming_normal_",
     "kaiming_std",
