@@ -307,13 +307,12 @@ def test_init_checks_key_shape_dtype_and_sharding():
 
 
 def test_dtype_dependent_checks_run_at_trace_time_not_in_the_callback():
-    """An interval too far in the tail for float32 fails when traced, before any callback."""
-    init = fkj.truncated_normal(1.0, lower=20.0, upper=21.0)
-    with pytest.raises(ValueError, match=r"lies too far in the tail of N\(0.0, 1.0\^2\) to sample in float32"):
+    """A std beyond float32's range fails when traced for float32, before any callback."""
+    init = fkj.truncated_normal(1e39)
+    with pytest.raises(ValueError, match=r"std=1e\+39 is out of range for the float32 truncated normal"):
         jax.jit(lambda k: init(k, (4, 4)))(jax.random.key(0))
-    with jax.enable_x64(True):  # float64 resolves it
-        assert np.all(host(init(jax.random.key(0), (4, 4), "float64")) >= 20.0)
-
+    with jax.enable_x64(True):  # float64 holds it
+        assert np.all(np.isfinite(host(init(jax.random.key(0), (4, 4), "float64"))))
 
 
 def test_abstract_evaluation_runs_no_fill(monkeypatch):
