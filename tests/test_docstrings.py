@@ -1,6 +1,7 @@
 """Every public function's docstring describes every parameter of its signature (numpydoc).
 
-numpydoc.validate checks each public name of fastkaiming, fastkaiming.torch and fastkaiming.dask:
+numpydoc.validate checks each public name of fastkaiming, fastkaiming.torch, fastkaiming.dask,
+fastkaiming.jax and fastkaiming.keras (where they import):
 no parameter left undocumented (PR01), none documented that the signature lacks (PR02), and a
 Returns (or Yields) and an Examples section. The examples themselves run in the docs' doctest
 build (docs/Makefile: make doctest).
@@ -15,7 +16,8 @@ import fastkaiming as fk
 
 validate = pytest.importorskip("numpydoc.validate")
 
-MODULES = ["fastkaiming", "fastkaiming.torch", "fastkaiming.dask"]
+MODULES = ["fastkaiming", "fastkaiming.torch", "fastkaiming.dask", "fastkaiming.jax", "fastkaiming.keras"]
+REQUIRED = MODULES[:3]  # the others are checked where jax and keras (and a Keras backend) import
 CHECKED = ("PR01", "PR02", "RT01", "EX01")  # RT01: no Returns section; EX01: no Examples section
 
 # Names whose docstrings other work in progress owns: reported, not checked. The lead empties this
@@ -24,10 +26,6 @@ PENDING = {
     "fastkaiming.Generator",  # and its methods (below)
     "fastkaiming.init_file",
     "fastkaiming.init_safetensors",
-    "fastkaiming.torch.init_module_",
-    "fastkaiming.torch.fast_init",
-    "fastkaiming.keras",
-    "fastkaiming.jax",
 }
 
 
@@ -67,7 +65,7 @@ def test_every_module_is_checked():
     pytest.importorskip("torch")
     pytest.importorskip("dask.array")
     modules = {q.rsplit(".", 1)[0] for q in NAMES}
-    assert set(MODULES) <= modules | {"fastkaiming.Generator"}
+    assert set(REQUIRED) <= modules | {"fastkaiming.Generator"}
     assert len(NAMES) >= 60
 
 
