@@ -8,6 +8,7 @@ import sys
 import fastkaiming
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_ext"))
+os.environ.setdefault("KERAS_BACKEND", "numpy")  # fastkaiming.keras's pages; fixed at import
 
 project = "fastkaiming"
 author = "the fastkaiming developers"
