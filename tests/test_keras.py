@@ -406,8 +406,8 @@ def data_address(x):
 def test_handed_over_without_a_copy(dtype, monkeypatch):
     """The filled NumPy buffer becomes the tensor, and (jax, torch) the layer's variable, without a copy."""
     made = []
-    empty = fkk._empty
-    monkeypatch.setattr(fkk, "_empty", lambda dims, name: made.append(empty(dims, name)) or made[-1])
+    empty = fkk._constructors.aligned_empty
+    monkeypatch.setattr(fkk._constructors, "aligned_empty", lambda dims, name: made.append(empty(dims, name)) or made[-1])
     tensor = fkk.HeNormal(seed=0)((128, 96), dtype)
     assert data_address(tensor) == made[-1].ctypes.data
     layer = keras.layers.Dense(96, kernel_initializer=fkk.HeNormal(seed=0), use_bias=False, dtype=dtype)

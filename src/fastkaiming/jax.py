@@ -58,8 +58,6 @@ __all__ = [
 
 MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 DISTRIBUTIONS = ("truncated_normal", "normal", "uniform")
-# XLA's CPU client adopts host memory aligned to 64 bytes instead of copying it
-_ALIGN = 64
 # a fill of one block: (out, seed, stream, (global_shape, block_start) or None)
 Fill = Callable[[np.ndarray, int, int, "tuple[tuple[int, ...], tuple[int, ...]] | None"], None]
 # a law: the whole array's shape -> its Fill (arguments checked when the law is made)
@@ -135,21 +133,12 @@ def _dtype(dtype: object) -> str:
     return name
 
 
-def _aligned(shape: tuple[int, ...], name: str) -> np.ndarray:
-    """An uninitialized host array whose data starts on a multiple of _ALIGN bytes."""
-    dtype = _constructors.empty((0,), name).dtype
-    nbytes = math.prod(shape) * dtype.itemsize
-    raw = np.empty(nbytes + _ALIGN, np.uint8)
-    start = -raw.ctypes.data % _ALIGN
-    return raw[start : start + nbytes].view(dtype).reshape(shape)
-
-
 def _host(fill: Fill | None, shape: tuple[int, ...], name: str, words: np.ndarray,
           block: tuple[tuple[int, ...], tuple[int, ...]] | None = None) -> np.ndarray:  # fmt: skip
     """An array of shape (*batch, *shape) for key data of shape (*batch, words): one fill per key."""
     words = np.asarray(words)
     batch = words.shape[:-1]
-    out = _aligned((*batch, *shape), name)
+    out = _constructors.aligned_empty((*batch, *shape), name)
     if fill is not None and out.size:
         for index in np.ndindex(batch):
             seed, stream = _seed_stream(words[index])
@@ -239,7 +228,7 @@ def _initializer(law: Law, default_dtype: object, name: str, doc: str) -> Initia
         dtype_name = _dtype(dtype)
         fill = law(dims) if math.prod(dims) else None  # fans: only for a non-empty array
         if fill is not None:  # one element of the same array: every check now, none in the callback
-            fill(_aligned((1,) * len(dims), dtype_name), 0, 0, (dims, (0,) * len(dims)))
+            fill(_constructors.aligned_empty((1,) * len(dims), dtype_name), 0, 0, (dims, (0,) * len(dims)))
         if not isinstance(words, jax.core.Tracer):  # eager: the host buffer becomes the array
             if out_sharding is not None:
                 return _sharded(fill, dims, dtype_name, np.asarray(words), out_sharding)

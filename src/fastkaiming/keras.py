@@ -53,7 +53,6 @@ __all__ = [
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 MODES = ("fan_in", "fan_out", "fan_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
-_ALIGN = 64  # XLA's CPU buffers: jax aliases a NumPy array only at this alignment
 _SEED_STATE = 0xFFFFFFFF  # a SeedGenerator's state holds two 32-bit words
 
 _register = keras.saving.register_keras_serializable(package="fastkaiming")
@@ -124,15 +123,6 @@ def _dtype(dtype: object) -> str:
     return name
 
 
-def _empty(dims: tuple[int, ...], dtype: str) -> np.ndarray:
-    """An uninitialized array whose data starts on a _ALIGN-byte boundary."""
-    dt = _constructors.empty((0,), dtype).dtype  # bfloat16: ml_dtypes' (ImportError without it)
-    nbytes = math.prod(dims) * dt.itemsize
-    raw = np.empty(nbytes + _ALIGN, np.uint8)
-    start = -raw.ctypes.data % _ALIGN
-    return raw[start : start + nbytes].view(dt).reshape(dims)
-
-
 def _to_backend(array: np.ndarray) -> Any:
     """The filled array as a tensor of the active backend, sharing its memory where it can."""
     backend = keras.backend.backend()
@@ -195,7 +185,7 @@ class _Initializer(keras.initializers.Initializer):
         (3, 3, 16, 32)
         """
         dims = _constructors.check_shape(shape)
-        array = _empty(dims, _dtype(dtype))
+        array = _constructors.aligned_empty(dims, _dtype(dtype))
         if array.size:
             if isinstance(self.seed, keras.random.SeedGenerator):
                 generator = self.seed
