@@ -18,6 +18,7 @@ import time
 import pytest
 
 import fastkaiming as fk
+from fastkaiming._constructors import aligned_empty
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
@@ -51,7 +52,7 @@ def test_he_normal(benchmark, impl):
     key = jax.random.key(0)
     ours, theirs = _initializers(shape)
     if impl == "fastkaiming-numpy-fill":
-        buf = fkj._aligned(shape, "float32")
+        buf = aligned_empty(shape, "float32")
         buf.fill(0)  # prefault
         fn = lambda: fk.he_normal_(buf, seed=0)
     else:
@@ -93,7 +94,7 @@ def test_ratio_jit_against_jax_jit(benchmark):
 @pytest.mark.parametrize("impl", ["device_put-alias", "from_dlpack", "jnp.array-copy"])
 def test_handover(benchmark, impl):
     shape = (256, 256) if benchmark.disabled else (8192, 8192)
-    buf = fk.he_normal_(fkj._aligned(shape, "float32"), seed=0)
+    buf = fk.he_normal_(aligned_empty(shape, "float32"), seed=0)
     hand = {"device_put-alias": lambda: jax.device_put(buf, may_alias=True),
             "from_dlpack": lambda: jax.dlpack.from_dlpack(buf),
             "jnp.array-copy": lambda: jnp.array(buf)}[impl]  # fmt: skip
