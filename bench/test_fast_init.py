@@ -15,6 +15,7 @@ Smoke mode (--benchmark-disable) uses tiny configs.
 
     HF_HUB_OFFLINE=1 pytest bench/test_fast_init.py --benchmark-group-by=group --benchmark-columns=median
 """
+import gc
 import os
 
 import pytest
@@ -54,9 +55,14 @@ def threads(request):
     torch.set_num_threads(saved)
 
 
+def _collect():
+    """Free the previous round's model (reference cycles) before the next round starts."""
+    gc.collect()
+
+
 def _time(benchmark, group, impl, fn, rounds):
     benchmark.group = group
-    benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(fn, setup=_collect, rounds=rounds, iterations=1, warmup_rounds=1)
     if not benchmark.disabled:
         MEDIANS[(group, impl)] = benchmark.stats.stats.median
 
@@ -82,7 +88,7 @@ def test_llama(benchmark, impl, threads):
         return model
 
     fn = {"torch": plain, "fast_init": under_fast_init, "meta+init_weights": meta_then_init}[impl]
-    _time(benchmark, f"llama-0.47B-{threads}thread", impl, fn, rounds=3)
+    _time(benchmark, f"llama-0.47B-{threads}thread", impl, fn, rounds=5)
 
 
 @pytest.mark.parametrize("impl", ["torch", "fast_init"])
