@@ -8,7 +8,8 @@ x_{l+1} = relu(y_l), eq. (10) of the paper predicts
 
     python examples/forward_pass.py [--out FOLDER]   # the plot: FOLDER/forward_pass.png
 
-FOLDER defaults to the script's own folder (examples/; `--out docs` refreshes the README's plot);
+FOLDER defaults to the script's own folder (examples/; `--out docs` refreshes the plot that
+docs/concepts.md shows);
 it must exist, and is checked before the work starts.
 
 Takes about 20 s of CPU time; tests/test_examples.py checks the ratios. The plot needs

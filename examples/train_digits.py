@@ -3,7 +3,8 @@ digits converges with He initialization and stalls with Xavier's.
 
     python examples/train_digits.py [--out FOLDER] [--seed N]   # the plot: FOLDER/train_digits.png
 
-FOLDER defaults to the script's own folder (examples/; `--out docs` refreshes the README's plot);
+FOLDER defaults to the script's own folder (examples/; `--out docs` refreshes the plot that
+docs/concepts.md shows);
 it must exist, and is checked before the training starts.
 
 Needs torch and scikit-learn (the 8x8 digits ship with it: nothing is downloaded); the plot needs
