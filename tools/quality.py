@@ -198,12 +198,13 @@ def _commit() -> str:
     return done.stdout.strip()
 
 
-def provenance(command: str, cpu_seconds: float) -> str:
-    """The line above the tables: which command, build, commit, day and machine gave them."""
+def provenance(command: str, commit: str, cpu_seconds: float) -> str:
+    """The line above the tables: which command, build, commit (at the start), day and machine
+    gave them."""
     info = fk.runtime_info()
     day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     return (f"`{command}` (seed 1): fastkaiming {fk.__version__} ({info['isa']} kernel), tools/quality.py "
-            f"of commit {_commit()}, {day}, {_cpu_name()} ({os.cpu_count()} CPUs), "
+            f"of commit {commit}, {day}, {_cpu_name()} ({os.cpu_count()} CPUs), "
             f"{cpu_seconds:.0f} s of CPU time.")  # fmt: skip
 
 
@@ -228,13 +229,13 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "trunc":
         trunc(int(args.n), args.bins)
     else:
-        start = time.process_time()
+        start, commit = time.process_time(), _commit()  # the checkout as the run starts
         tables = markdown(samples(int(args.n), args.case))
         cases = "".join(f" --case {text!r}" for text in args.case or [])
         n = int(args.n)
         k = round(math.log10(n)) if n > 0 else 0
         command = f"python tools/quality.py samples --n {f'1e{k}' if 10**k == n and k > 3 else n}{cases}"
-        text = provenance(command, time.process_time() - start) + "\n\n" + tables
+        text = provenance(command, commit, time.process_time() - start) + "\n\n" + tables
         print(text)
         if args.md:
             with open(args.md, "w") as f:
