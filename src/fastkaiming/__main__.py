@@ -159,10 +159,12 @@ def _init(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 _SIZES = "a byte count or a size such as 4KiB, 256MiB, 1GiB, 1.5GB (KB, MB, GB: powers of 10)"
 _BENCH_EPILOG = "Exit status: 0 when every fill was timed, 2 for an argument error."
-_INIT_EPILOG = ("Exit status: 0 when OUT is written; 1 when the disk lacks room for it or another "
-                "error of the file system stops the write (nothing is left behind); 2 for an "
-                "argument error, one line per problem (nothing is written); 128 + N when stopped by "
-                "signal N (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP): OUT is left as it was.")  # fmt: skip
+_INIT_EPILOG = (
+    "Exit status: 0 when OUT is written; 1 when the disk lacks room for it or another error of the "
+    "file system stops the write (nothing is left behind); 2 for an argument error, one line per "
+    "problem (nothing is written); 128 + N when stopped by signal N (130 for Ctrl-C, 143 for "
+    "SIGTERM, 129 for SIGHUP): OUT is left as it was."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -165,23 +165,26 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0,
         if dtype == "bfloat16":
             tensor = tensor.view(torch.bfloat16)
 
-    memset = _timing("memset_seconds", _rounds(lambda: buf.fill(0), repeat))
+    memset_times = _rounds(lambda: buf.fill(0), repeat)
+    memset_t = statistics.median(memset_times)
     rows = []
     for name in inits:
         case = CASES[name]
         ours = INITS[name]
+        times = _rounds(lambda: ours(buf, seed=seed, threads=nthreads, dtype=dtype), repeat)  # noqa: B023
+        t = statistics.median(times)
         row: dict[str, object] = {
             "init": name,
             "fill": name,
-            **_timing("seconds", _rounds(lambda: ours(buf, seed=seed, threads=nthreads, dtype=dtype), repeat)),  # noqa: B023
+            **_timing("seconds", times),
+            "GB_per_s": nbytes / t / 1e9,
+            "Gsamples_per_s": buf.size / t / 1e9,
+            "fraction_of_memset": memset_t / t,
         }
-        t = row["seconds"]
-        assert isinstance(t, float)
-        row.update({"GB_per_s": nbytes / t / 1e9, "Gsamples_per_s": buf.size / t / 1e9,
-                    "fraction_of_memset": memset["memset_seconds"] / t})  # fmt: skip
         theirs = None if case.numpy is None else _numpy_fill(buf, dtype, rng, case.numpy(side))
-        row.update(_timing("numpy_seconds", None if theirs is None else _rounds(theirs, repeat)))
-        row["speedup_vs_numpy"] = None if theirs is None else row["numpy_seconds"] / t
+        numpy_times = None if theirs is None else _rounds(theirs, repeat)
+        row.update(_timing("numpy_seconds", numpy_times))
+        row["speedup_vs_numpy"] = None if numpy_times is None else statistics.median(numpy_times) / t
         if torch is not None:
             row["torch_fill"] = case.torch
             row.update(_timing("torch_seconds", None))
@@ -192,10 +195,11 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0,
             saved = torch.get_num_threads()
             torch.set_num_threads(nthreads)  # the same thread count on both sides
             try:
-                row.update(_timing("torch_seconds", _rounds(lambda: init(tensor, **kwargs), repeat)))  # noqa: B023
+                torch_times = _rounds(lambda: init(tensor, **kwargs), repeat)  # noqa: B023
             finally:
                 torch.set_num_threads(saved)
-            row["speedup_vs_torch"] = row["torch_seconds"] / t
+            row.update(_timing("torch_seconds", torch_times))
+            row["speedup_vs_torch"] = statistics.median(torch_times) / t
         rows.append(row)
     return {
         "fastkaiming": __version__,
@@ -214,8 +218,8 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0,
         "note": threads_note(nthreads, torch is not None),
         "repeat": repeat,
         "statistic": "median of the rounds; _min, _max and _rounds: their spread; ratios of the medians",
-        **memset,
-        "memset_GB_per_s": nbytes / memset["memset_seconds"] / 1e9,
+        **_timing("memset_seconds", memset_times),
+        "memset_GB_per_s": nbytes / memset_t / 1e9,
         "rows": rows,
     }
 
@@ -317,8 +321,10 @@ def format_table(result: dict) -> str:
         f"{tuple(result['shape'])} | threads={result['threads']} | "
         f"median [min-max] of {result['repeat']} rounds | {result['processor']}",
         f"memset (ndarray.fill): {_fmt_spread(result, 'memset_seconds')}, "
-        f"{result['memset_GB_per_s']:.2f} GB/s" + (f" | torch {result['torch']}, same threads" if torch else ""),
+        f"{result['memset_GB_per_s']:.2f} GB/s",
     ]
+    if torch:
+        head[1] += f" | torch {result['torch']}, same threads"
     if result.get("note"):
         head.append(result["note"])
     width = max(23, *(len(_fmt_spread(r, k)) for r in result["rows"]
