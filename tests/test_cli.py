@@ -1,6 +1,7 @@
 """The command line's main job: `python -m fastkaiming bench`."""
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+import fastkaiming as fk
 from fastkaiming import __main__ as cli
 from fastkaiming import _bench
 
@@ -33,22 +35,118 @@ def test_bench_dtypes(dtype, capsys):
     assert dtype in capsys.readouterr().out
 
 
+THREADS_EXPECTED = "expected a nonzero int (a count, or negative to count back from the usable cores) or auto"
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["bench", "--size", "lots"], "size must look like 1GiB"),
-        (["bench", "--repeat", "0"], "--repeat must be >= 1"),
-        (["bench", "--threads", "0"], "threads must be a nonzero int"),
-        (["bench", "--dtype", "int8"], "invalid choice"),
+        (["bench", "--size", "lots"],
+         "argument --size: size must look like 1GiB, 256MiB, 4KiB or a byte count, got 'lots'"),
+        (["bench", "--repeat", "0"], "argument --repeat: expected an int >= 1, got '0'"),
+        (["bench", "--repeat", "-3"], "argument --repeat: expected an int >= 1, got '-3'"),
+        (["bench", "--repeat", "2.5"], "argument --repeat: expected an int >= 1, got '2.5'"),
+        (["bench", "--threads", "0"], f"argument --threads: {THREADS_EXPECTED}, got '0'"),
+        (["bench", "--threads=-0"], f"argument --threads: {THREADS_EXPECTED}, got '-0'"),
+        (["bench", "--threads", "1.5"], f"argument --threads: {THREADS_EXPECTED}, got '1.5'"),
+        (["bench", "--threads", "all"], f"argument --threads: {THREADS_EXPECTED}, got 'all'"),
+        (["bench", "--dtype", "int8"], "argument --dtype: invalid choice: 'int8' (choose from "),
         (["bench", "--init", "gaussian"], "argument --init: invalid choice: 'gaussian' (choose from "),
         (["bench", "--init"], "argument --init: expected at least one argument"),
     ],
-)
+)  # fmt: skip
 def test_bench_bad_arguments(argv, message, capsys):
+    """argparse's words, in the subcommand's name, before anything is timed."""
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
     assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("usage: fastkaiming bench [-h]")
+    assert err[-1].startswith(f"fastkaiming bench: error: {message}"), err[-1]
+
+
+@pytest.mark.parametrize("value,threads", [("1", 1), ("2", 2), ("-1", -1), ("-2", -2), ("auto", None)])
+def test_bench_threads_values(value, threads):
+    """Counts and negative counts go to the fills as they are (scikit-learn's convention)."""
+    assert cli.build_parser().parse_args(["bench", f"--threads={value}"]).threads == threads
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"fastkaiming {fk.__version__}\n"
+
+
+def _options(parser):
+    """{subcommand: {option: action}} of the fastkaiming parser."""
+    (sub,) = [a for a in parser._actions if a.dest == "command"]
+    return {name: {a.option_strings[0] if a.option_strings else a.dest: a for a in p._actions}
+            for name, p in sub.choices.items()}  # fmt: skip
+
+
+def test_every_option_has_help_with_its_default_and_names():
+    commands = _options(cli.build_parser())
+    assert set(commands) == {"bench", "init"}
+    for options in commands.values():
+        for name, action in options.items():
+            assert action.help and len(action.help) > 15, name
+            if action.choices:
+                assert all(str(c) in action.help for c in action.choices), name
+            if action.default not in (None, False, [], "==SUPPRESS==") or name in ("--size", "--threads", "--dtype"):
+                assert "default" in action.help, name
+    bench, init = commands["bench"], commands["init"]
+    assert "(default: 5)" in bench["--repeat"].help
+    assert "(default: float32;" in bench["--dtype"].help
+    assert "(default: auto, the usable cores" in bench["--threads"].help
+    assert ", ".join(sorted(_bench.INITS)) in init["--init"].help
+    assert "relu, leaky_relu, selu" in init["--nonlinearity"].help
+    assert "fan_in, fan_out, fan_avg" in init["--mode"].help
+    assert "4KiB, 256MiB, 1GiB, 1.5GB" in init["--chunk"].help and "(default: 64MiB)" in init["--chunk"].help
+    assert "an int in [0, 2**64) (required" in init["--seed"].help
+
+
+def test_help_epilogs_give_the_exit_status(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["init", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert ("Exit status: 0 when OUT is written; 1 when the disk lacks room for it or another error of the file "
+            "system stops the write (nothing is left behind); 2 for an argument error, one line per problem "
+            "(nothing is written); 128 + N when stopped by signal N (130 for Ctrl-C, 143 for SIGTERM, 129 for "
+            "SIGHUP): OUT is left as it was.") in text
+    assert "--chunk CHUNK bytes written at a time (bounds the memory used): a byte count or a size" in text
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    assert "Exit status: 0 when every fill was timed, 2 for an argument error." in capsys.readouterr().out
+
+
+def test_main_parses_with_build_parser(monkeypatch, capsys):
+    """main() parses with build_parser(), the parser the docs' CLI page shows."""
+    built = []
+    original = cli.build_parser
+
+    def spy():
+        built.append(original())
+        return built[-1]
+
+    monkeypatch.setattr(cli, "build_parser", spy)
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert len(built) == 1 and built[0].prog == "fastkaiming"
+
+
+@pytest.mark.skipif(not (pathlib.Path(__file__).resolve().parents[1] / "docs" / "_ext").exists(),
+                    reason="needs the source tree (docs/_ext)")  # fmt: skip
+def test_docs_cli_page_parser(monkeypatch):
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+    import cli_parser
+
+    parser = cli_parser.parser()
+    options = _options(parser)
+    assert set(options["bench"]) == set(_options(cli.build_parser())["bench"])
+    assert r"(glorot_uniform: xavier_uniform\_;" in parser._subparsers._group_actions[0].choices["bench"].description
+    assert options["init"]["--seed"].help.startswith("the Philox key")
 
 
 @pytest.mark.parametrize("text,size", [("1GiB", 1 << 30), ("256MiB", 256 << 20), ("4096", 4096), ("1.5KB", 1500)])
@@ -187,7 +285,6 @@ def test_init_bfloat16_safetensors(tmp_path, capsys):
     """--dtype and --init are the defaults of the spec's entries."""
     safetensors_torch = pytest.importorskip("safetensors.torch")
     torch = pytest.importorskip("torch")
-    import fastkaiming as fk
     from fastkaiming._blocks import stream_for
 
     spec = tmp_path / "spec.json"
@@ -239,7 +336,7 @@ def test_bench_every_init(tmp_path, capsys):
         assert (row["numpy_seconds"] is not None) == has_numpy
         assert (row["speedup_vs_numpy"] is not None) == has_numpy
         line = next(t for t in table if t.startswith(row["init"] + " "))
-        assert (line.split()[5] == "-") == (not has_numpy)  # name, time, unit, GB/s, G samples/s, NumPy
+        assert (line.split()[6] == "-") == (not has_numpy)  # name, time, unit, [min-max], GB/s, G samples/s, NumPy
         if result["torch"] is not None:
             assert row["torch_fill"] == torch_fill
             assert (row["torch_seconds"] is not None) == (torch_fill is not None)
@@ -257,7 +354,6 @@ def test_bench_numpy_baseline_has_the_distribution(init):
     """The NumPy column times the same distribution as the fill it is compared with."""
     import numpy as np
 
-    import fastkaiming as fk
 
     case = _bench.CASES[init]
     if case.numpy is None:
@@ -342,3 +438,71 @@ def test_init_constants_from_the_command_line(tmp_path, capsys):
                      "--dtype", "float16", "--seed", "0", "--quiet"]) == 0  # fmt: skip
     got = np.load(out)
     assert got.dtype == np.float16 and (got == -0.5).all()
+
+
+# -- bench output: each time with its spread, a note when the thread counts differ ---------------
+
+def _timed(name, rounds):
+    return {name: sorted(rounds)[len(rounds) // 2], f"{name}_min": min(rounds), f"{name}_max": max(rounds),
+            f"{name}_rounds": rounds}  # fmt: skip
+
+
+def _result(threads, torch=None):
+    """A bench result as run() returns it, with made-up times (no timing in a unit test)."""
+    row = {"init": "kaiming_normal", "fill": "kaiming_normal", **_timed("seconds", [0.0125, 0.0121, 0.0130]),
+           "GB_per_s": 0.3355, "Gsamples_per_s": 0.0839, **_timed("numpy_seconds", [0.1043, 0.0998, 0.1101]),
+           "speedup_vs_numpy": 0.1043 / 0.0125, "fraction_of_memset": 0.0013 / 0.0125}  # fmt: skip
+    trunc = {"init": "trunc_normal", "fill": "trunc_normal", **_timed("seconds", [0.000910, 0.000905, 0.00125]),
+             "GB_per_s": 4.609, "Gsamples_per_s": 1.152, "numpy_seconds": None, "numpy_seconds_min": None,
+             "numpy_seconds_max": None, "numpy_seconds_rounds": None, "speedup_vs_numpy": None,
+             "fraction_of_memset": 0.0013 / 0.000910}  # fmt: skip
+    if torch:
+        row.update(torch_fill="kaiming_normal_", **_timed("torch_seconds", [0.0250, 0.0245, 0.0262]),
+                   speedup_vs_torch=0.0250 / 0.0125)  # fmt: skip
+        trunc.update(torch_fill="trunc_normal_", **_timed("torch_seconds", [0.0031, 0.0030, 0.0033]),
+                     speedup_vs_torch=0.0031 / 0.000910)  # fmt: skip
+    return {"fastkaiming": "0.2.0", "isa": "avx2", "bytes": 4 << 20, "dtype": "float32", "shape": [1024, 1024],
+            "threads": threads, "repeat": 3, "processor": "Some CPU", "torch": torch,
+            **_timed("memset_seconds", [0.0013, 0.0012, 0.0019]), "memset_GB_per_s": 3.226,
+            "note": _bench.threads_note(threads, torch is not None), "rows": [row, trunc]}  # fmt: skip
+
+
+def test_bench_table_shows_the_spread():
+    assert _bench.format_table(_result(1)).splitlines() == [
+        "fastkaiming 0.2.0 (avx2) | 4.00 MiB float32 (1024, 1024) | threads=1 | median [min-max] of 3 rounds | Some CPU",
+        "memset (ndarray.fill): 1.30 ms [1.20-1.90], 3.23 GB/s",
+        "",
+        "fill                     time [min-max]    GB/s  G samples/s         NumPy [min-max]  x NumPy  x memset",
+        "-------------------------------------------------------------------------------------------------------",
+        "kaiming_normal      12.5 ms [12.1-13.0]    0.34        0.084        104 ms [100-110]     8.34      0.10",
+        "trunc_normal          910 us [905-1250]    4.61        1.152                       -        -      1.43",
+    ]
+
+
+def test_bench_table_notes_threads_other_than_numpys():
+    lines = _bench.format_table(_result(4, torch="2.13.0+cpu")).splitlines()
+    assert lines[1] == "memset (ndarray.fill): 1.30 ms [1.20-1.90], 3.23 GB/s | torch 2.13.0+cpu, same threads"
+    assert lines[2] == ("note: fastkaiming and torch run on 4 threads, NumPy's Generator on one: x NumPy compares "
+                        "4 threads with one (--threads 1 compares one with one)")
+    assert lines[4].endswith("  x memset         torch [min-max]  x torch")
+    assert lines[6].endswith("      0.10     25.0 ms [24.5-26.2]     2.00")
+    assert lines[7].endswith("      1.43     3.10 ms [3.00-3.30]     3.41")
+    assert _bench.threads_note(2, False).startswith("note: fastkaiming runs on 2 threads, NumPy's Generator on one")
+    assert _bench.threads_note(1, True) is None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_bench_run_records_every_round_and_the_note(threads, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert cli.main(["bench", "--size", "16KiB", "--repeat", "3", "--threads", str(threads), "--init", "normal",
+                     "--json", str(out)]) == 0  # fmt: skip
+    result = json.loads(out.read_text())
+    assert result["threads"] == threads and result["numpy_threads"] == 1
+    note = _bench.threads_note(threads, result["torch"] is not None)
+    assert result["note"] == note and (note in capsys.readouterr().out if note else note is None)
+    (row,) = result["rows"]
+    for name in ("seconds", "numpy_seconds"):
+        rounds = row[f"{name}_rounds"]
+        assert len(rounds) == 3 and row[f"{name}_min"] == min(rounds) and row[f"{name}_max"] == max(rounds)
+        assert row[name] == sorted(rounds)[1]  # the median of 3
+    assert len(result["memset_seconds_rounds"]) == 3

@@ -20,14 +20,6 @@ MODULES = ["fastkaiming", "fastkaiming.torch", "fastkaiming.dask", "fastkaiming.
 REQUIRED = MODULES[:3]  # the others are checked where jax and keras (and a Keras backend) import
 CHECKED = ("PR01", "PR02", "RT01", "EX01")  # RT01: no Returns section; EX01: no Examples section
 
-# Names whose docstrings other work in progress owns: reported, not checked. The lead empties this
-# set after merging that work; every other public name must pass.
-PENDING = {
-    "fastkaiming.Generator",  # and its methods (below)
-    "fastkaiming.init_file",
-    "fastkaiming.init_safetensors",
-}
-
 
 @pytest.fixture(autouse=True)
 def _once(isa):
@@ -57,31 +49,35 @@ def _public(module_name):
 NAMES = [qual for m in MODULES for qual, _ in _public(m)]
 
 
-def _pending(qual):
-    return any(qual == p or qual.startswith(p + ".") for p in PENDING)
-
-
 def test_every_module_is_checked():
     pytest.importorskip("torch")
     pytest.importorskip("dask.array")
     modules = {q.rsplit(".", 1)[0] for q in NAMES}
-    assert set(REQUIRED) <= modules | {"fastkaiming.Generator"}
+    assert set(REQUIRED) <= modules
     assert len(NAMES) >= 60
 
 
-@pytest.mark.parametrize("qual", [q for q in NAMES if not _pending(q)])
+def test_generator_methods_and_file_writers_are_checked():
+    methods = {f"fastkaiming.Generator.{m}" for m in ("seed", "next_stream", "fill", "kaiming_normal_", "random_raw")}
+    assert methods | {"fastkaiming.Generator", "fastkaiming.init_file", "fastkaiming.init_safetensors"} <= set(NAMES)
+
+
+def test_generator_method_docstring_is_the_fills_without_seed_and_stream():
+    doc = fk.Generator.trunc_normal_.__doc__
+    assert doc.startswith(":func:`fastkaiming.trunc_normal_` with the generator's seed, on its next stream; "
+                          "the same parameters but seed= and stream=.\n\nFill `tensor` in place")
+    params = doc.split("Parameters\n----------\n", 1)[1].split("\n\n", 1)[0]
+    names = [line.split(" :")[0] for line in params.splitlines() if line and not line[0].isspace()]
+    assert names == [p for p in inspect.signature(fk.Generator.trunc_normal_).parameters if p != "self"]
+    assert "TypeError\n    `seed` or `stream` is given: the generator gives them." in doc
+    assert ">>> second = g.trunc_normal_(np.empty((64, 32), np.float32))    # stream 1" in doc
+
+
+@pytest.mark.parametrize("qual", NAMES)
 def test_docstring_describes_the_signature(qual):
     result = validate.validate(qual)
     errors = [f"{code}: {message}" for code, message in result["errors"] if code in CHECKED]
     assert not errors, f"{qual}: " + "; ".join(errors)
-
-
-def test_pending_names_reported():
-    """The names left to their owners, and what numpydoc finds in them now."""
-    pending = [q for q in NAMES if _pending(q)]
-    report = {q: [c for c, _ in validate.validate(q)["errors"] if c in CHECKED] for q in pending}
-    print("PENDING docstrings:", {q: e for q, e in report.items() if e} or "none failing")
-    assert all(_pending(q) for q in report)
 
 
 @pytest.mark.parametrize("name", ["normal", "kaiming_normal", "he_normal", "trunc_normal", "variance_scaling",

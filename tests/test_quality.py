@@ -2,6 +2,7 @@
 import importlib.util
 import math
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -45,3 +46,19 @@ def test_variance_in_standard_errors(quality, case, var, kurtosis, isa):
     # SE of the variance estimate: sqrt((mu4 - var^2) / n) = var * sqrt((kurtosis - 1) / n)
     assert row["var_se"] == pytest.approx((sample_var - var) / (var * math.sqrt((kurtosis - 1) / n)), abs=1e-6)
     assert row["mean_se"] == pytest.approx(np.mean(x) / math.sqrt(var / n), abs=1e-6)
+
+
+def test_samples_md_starts_with_what_produced_it(quality, tmp_path, isa, capsys):
+    """--md writes the run's provenance above the tables: the command, version, kernel, commit, day, CPU."""
+    if isa != max(fk._core.isa_names().values()):
+        pytest.skip("one kernel is enough")
+    out = tmp_path / "q.md"
+    quality.main(["samples", "--n", "4096", "--case", "uniform float32", "--md", str(out)])
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith(f"`python tools/quality.py samples --n 4096 --case 'uniform float32'` (seed 1): "
+                               f"fastkaiming {fk.__version__} ({fk.runtime_info()['isa']} kernel), "
+                               "tools/quality.py of commit ")  # fmt: skip
+    assert re.search(r", 20\d\d-\d\d-\d\d, .+ \(\d+ CPUs\), \d+ s of CPU time\.$", lines[0]), lines[0]
+    assert lines[1] == "" and lines[2].startswith("| case | n | mean, in SE |")
+    assert lines[4].startswith("| uniform float32 | 4096 | ")
+    assert capsys.readouterr().out.endswith(out.read_text())

@@ -10,7 +10,9 @@ per (distribution, dtype) in chunks (seed 1) and prints docs/QUALITY.md's two ta
 and the variance in standard errors of their estimates (sqrt(var / n) and sqrt((mu4 - var^2) / n)
 with the target law's moments), a chi-square test over 256 equiprobable bins, the largest |z|
 seen against the transform's limit, and the tail counts |z| > k for k = 2..6 against the exact
-normal values. Each row is also printed as a dict as soon as it is done; --case keeps the rows
+normal values, under a line that says which run gave them (the command, the fastkaiming version
+and kernel, this checkout's commit, the day, the CPU and the CPU time); --md writes the same to
+a file. Each row is also printed as a dict as soon as it is done; --case keeps the rows
 whose name contains TEXT (repeatable), e.g. --case 'normal float32'. `trunc` samples the
 truncated-normal intervals of issue 20 (narrow ones near the mean, far tails) in float32 (seed 1)
 and prints, per interval, the distinct values, the KS p-value against scipy's truncnorm and a
@@ -21,7 +23,10 @@ beside it.
 from __future__ import annotations
 
 import argparse
+import datetime
 import math
+import os
+import pathlib
 import subprocess
 import sys
 import time
@@ -30,7 +35,9 @@ import numpy as np
 from scipy import special, stats
 
 import fastkaiming as fk
+from fastkaiming._bench import _cpu_name
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHUNK = 1 << 24
 BINS = 256
 
@@ -181,7 +188,27 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def _commit() -> str:
+    """This checkout's commit (with -dirty when files differ from it), or why there is none."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return done.stdout.strip()
+
+
+def provenance(command: str, commit: str, cpu_seconds: float) -> str:
+    """The line above the tables: which command, build, commit (at the start), day and machine
+    gave them."""
+    info = fk.runtime_info()
+    day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    return (f"`{command}` (seed 1): fastkaiming {fk.__version__} ({info['isa']} kernel), tools/quality.py "
+            f"of commit {commit}, {day}, {_cpu_name()} ({os.cpu_count()} CPUs), "
+            f"{cpu_seconds:.0f} s of CPU time.")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -196,13 +223,19 @@ def main() -> None:
     t = sub.add_parser("trunc")
     t.add_argument("--n", type=float, default=1e7)
     t.add_argument("--bins", type=int, default=2000)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.command == "dieharder":
         dieharder([int(t) for t in args.tests.split(",")], args.seed)
     elif args.command == "trunc":
         trunc(int(args.n), args.bins)
     else:
-        text = markdown(samples(int(args.n), args.case))
+        start, commit = time.process_time(), _commit()  # the checkout as the run starts
+        tables = markdown(samples(int(args.n), args.case))
+        cases = "".join(f" --case {text!r}" for text in args.case or [])
+        n = int(args.n)
+        k = round(math.log10(n)) if n > 0 else 0
+        command = f"python tools/quality.py samples --n {f'1e{k}' if 10**k == n and k > 3 else n}{cases}"
+        text = provenance(command, commit, time.process_time() - start) + "\n\n" + tables
         print(text)
         if args.md:
             with open(args.md, "w") as f:

@@ -7,7 +7,8 @@ import signal
 import sys
 from typing import Any
 
-from . import _bench
+from . import _bench, _fans
+from ._version import __version__
 
 
 def _size(text: str) -> int:
@@ -18,12 +19,29 @@ def _size(text: str) -> int:
 
 
 def _threads(text: str) -> int | None:
+    """A thread count as the fills take it (auto: None); 0 and non-integers in argparse's words."""
     if text == "auto":
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"threads must be an int or auto, got {text!r}") from None
+        value = 0
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a nonzero int (a count, or negative to count back from the usable cores) "
+            f"or auto, got {text!r}"
+        )
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}")
+    return value
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -139,64 +157,109 @@ def _init(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+_SIZES = "a byte count or a size such as 4KiB, 256MiB, 1GiB, 1.5GB (KB, MB, GB: powers of 10)"
+_BENCH_EPILOG = "Exit status: 0 when every fill was timed, 2 for an argument error."
+_INIT_EPILOG = (
+    "Exit status: 0 when OUT is written; 1 when the disk lacks room for it or another error of the "
+    "file system stops the write (nothing is left behind); 2 for an argument error, one line per "
+    "problem (nothing is written); 128 + N when stopped by signal N (130 for Ctrl-C, 143 for "
+    "SIGTERM, 129 for SIGHUP): OUT is left as it was."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `fastkaiming` command's parser: `bench` and `init`, each with its own parser as the
+    `parser` default of its namespace (for errors in that subcommand's name)."""
     parser = argparse.ArgumentParser(prog="fastkaiming", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     bench = sub.add_parser(
         "bench",
         help="fill one large buffer with each initializer, next to NumPy, torch and memset",
-        description="Time each --init on one prefaulted buffer (median of --repeat runs), with "
-        "NumPy's equivalent where NumPy has the distribution, torch.nn.init's where torch has it "
-        "(glorot_uniform: xavier_uniform_), and memset, all measured in this run.",
+        description="Time each --init on one prefaulted square buffer: the median, minimum and "
+        "maximum of --repeat rounds, for fastkaiming, NumPy's equivalent where NumPy has the "
+        "distribution (its Generator fills on one thread), torch.nn.init's where torch is "
+        "installed and has it (glorot_uniform: xavier_uniform_; held to the same thread count) "
+        "and memset, all measured in this run. The ratios are of the medians.",
+        epilog=_BENCH_EPILOG,
     )
+    bench.set_defaults(parser=bench)
     bench.add_argument("--init", nargs="+", action="extend", choices=list(_bench.CASES), metavar="NAME",
                        help=f"initializers to time, one or more of {', '.join(_bench.CASES)} "
                        f"(default: {' '.join(_bench.DEFAULT_INITS)})")  # fmt: skip
     bench.add_argument("--size", type=_size, default=None,
-                       help="buffer size, e.g. 1GiB (default), 256MiB, 4KiB")  # fmt: skip
-    bench.add_argument("--dtype", choices=list(_bench.DTYPES), default="float32")
+                       help=f"buffer size in bytes: {_SIZES} (default: 1GiB, or a quarter of the "
+                       "available memory if that is less)")  # fmt: skip
+    bench.add_argument("--dtype", choices=list(_bench.DTYPES), default="float32",
+                       help=f"element type, one of {', '.join(_bench.DTYPES)} (default: float32; "
+                       "NumPy fills float16 and bfloat16 through float32 and a cast, bfloat16 "
+                       "only with ml_dtypes)")  # fmt: skip
     bench.add_argument("--threads", type=_threads, default=None,
-                       help="threads for fastkaiming: a count, negative to count back, or auto")  # fmt: skip
-    bench.add_argument("--repeat", type=int, default=5, help="timed runs per fill (median)")
-    bench.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+                       help="threads for fastkaiming and torch: a count, a negative number to "
+                       "count back from the usable cores (-1: all), or auto (default: auto, the "
+                       "usable cores: OMP_NUM_THREADS or the CPU affinity)")  # fmt: skip
+    bench.add_argument("--repeat", type=_positive, default=5,
+                       help="timed rounds per fill, after one warm-up call (default: 5)")
+    bench.add_argument("--json", metavar="PATH", help="also write the results, every round included, as JSON")
     bench.add_argument(
         "--plot",
         metavar="PATH",
-        help="also sweep sizes from 4 KiB up; save a PNG of GB/s (needs matplotlib)",
+        help="also sweep sizes from 4KiB up to --size by factors of 4; save a PNG of GB/s "
+        "(needs matplotlib)",
     )
     init = sub.add_parser(
         "init",
         help="write an initialized .npy tensor or .safetensors model, in bounded memory",
         description="Write OUT in chunks through a memory map, with a progress bar; OUT appears "
-        "only when complete (Ctrl-C, SIGTERM and SIGHUP leave it as it was, exit status 128 + the "
-        "signal's number), keeps its permission bits, and a symbolic link is written through. "
+        "only when complete (Ctrl-C, SIGTERM and SIGHUP leave it as it was), keeps its "
+        "permission bits, and a symbolic link is written through. "
         ".npy: one tensor (--shape); .safetensors: a model (--spec JSON: "
         '{"name": {"shape": [...], "dtype": "float16", "init": "kaiming_normal", ...}}; '
         'every entry uses --seed, "seed": null is an error).',
+        epilog=_INIT_EPILOG,
     )
-    init.add_argument("out", metavar="OUT", help="a .npy or .safetensors path")
-    init.add_argument("--shape", type=_shape, help="e.g. 65536,65536 or 65536x65536 (for .npy)")
-    init.add_argument("--spec", metavar="JSON", help="model spec file (for .safetensors)")
+    init.set_defaults(parser=init)
+    init.add_argument("out", metavar="OUT", help="the file to write: a path ending in .npy or .safetensors")
+    init.add_argument("--shape", type=_shape,
+                      help="the .npy tensor's shape, ints separated by commas or x: 65536,65536 or "
+                      "65536x65536 (required for .npy)")  # fmt: skip
+    init.add_argument("--spec", metavar="JSON",
+                      help="model spec file (required for .safetensors): a JSON object of "
+                      "tensor names to entries with shape, and optionally dtype, init and the "
+                      "initializer's arguments")  # fmt: skip
     init.add_argument("--dtype", choices=["float32", "float64", "float16", "bfloat16"],
-                      help="default float32; for --spec, the dtype of entries that name none; "
-                      "bfloat16 only in .safetensors (.npy has no bfloat16)")  # fmt: skip
-    init.add_argument("--init", default="kaiming_normal",
-                      help="initializer (default kaiming_normal; for --spec, of entries that "
-                      "name none); zeros, ones and constant (--param value=0.5) take no seed")  # fmt: skip
-    init.add_argument("--nonlinearity", help="for kaiming_*: relu, leaky_relu, tanh, ...")
-    init.add_argument("--mode", help="fan_in, fan_out or fan_avg")
+                      help="float32 (default), float64, float16 or bfloat16; for --spec, the "
+                      "dtype of entries that name none; bfloat16 only in .safetensors (.npy has "
+                      "no bfloat16)")  # fmt: skip
+    init.add_argument("--init", default="kaiming_normal", metavar="NAME",
+                      help=f"initializer, one of {', '.join(sorted(_bench.INITS))} (default: "
+                      "kaiming_normal; for --spec, of entries that name none); zeros, ones and "
+                      "constant (--param value=0.5) take no seed")  # fmt: skip
+    init.add_argument("--nonlinearity", metavar="NAME",
+                      help=f"for kaiming_*: one of {', '.join(_fans.NONLINEARITIES)} (the "
+                      "initializer's default if not given: leaky_relu)")  # fmt: skip
+    init.add_argument("--mode", metavar="MODE",
+                      help=f"for kaiming_* and variance_scaling: {', '.join(_fans.MODES)} "
+                      "(the initializer's default if not given)")  # fmt: skip
     init.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                      help="any other initializer argument, VALUE as JSON (e.g. std=0.02)")  # fmt: skip
-    init.add_argument("--seed", type=int, required=True)
-    init.add_argument("--stream", type=int, help="stream of a .npy tensor (default 0)")
-    init.add_argument("--chunk", type=_size, default=64 << 20, help="bytes per chunk (default 64MiB)")
-    init.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+                      help="any other initializer argument, VALUE as JSON (e.g. std=0.02, a=2.236, "
+                      "value=0.5); repeatable")  # fmt: skip
+    init.add_argument("--seed", type=int, required=True,
+                      help="the Philox key, an int in [0, 2**64) (required; the same seed writes the "
+                      "same file)")  # fmt: skip
+    init.add_argument("--stream", type=int, help="stream of a .npy tensor, an int in [0, 2**64) (default: 0)")
+    init.add_argument("--chunk", type=_size, default=64 << 20,
+                      help=f"bytes written at a time (bounds the memory used): {_SIZES} (default: "
+                      "64MiB); the values do not depend on it")  # fmt: skip
+    init.add_argument("--quiet", action="store_true", help="no progress bar (default: one on a terminal)")
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    parser = args.parser
     if args.command == "init":
-        return _init(init, args)
-    if args.repeat < 1:
-        parser.error("--repeat must be >= 1")
+        return _init(parser, args)
     if args.plot:
         try:
             import matplotlib  # noqa: F401

@@ -42,8 +42,9 @@ def default_size() -> int:
     return min(1 << 30, max(1 << 20, avail // 4))
 
 
-def _median_time(fn: Callable[[], object], repeat: int) -> float:
-    """Median seconds per call over `repeat` timings; short calls are looped to >= 2 ms."""
+def _rounds(fn: Callable[[], object], repeat: int) -> list[float]:
+    """Seconds per call in each of `repeat` timed rounds, after a warm-up call; short calls are
+    looped to >= 2 ms a round."""
     t0 = time.perf_counter()
     fn()  # warm-up, and an estimate
     once = time.perf_counter() - t0
@@ -54,7 +55,16 @@ def _median_time(fn: Callable[[], object], repeat: int) -> float:
         for _ in range(loops):
             fn()
         times.append((time.perf_counter() - t0) / loops)
-    return statistics.median(times)
+    return times
+
+
+def _timing(name: str, times: list[float] | None) -> dict[str, object]:
+    """`name` (the median), `name`_min, `name`_max and `name`_rounds (each round's seconds);
+    all None when nothing was timed."""
+    if times is None:
+        return {name: None, f"{name}_min": None, f"{name}_max": None, f"{name}_rounds": None}
+    return {name: statistics.median(times), f"{name}_min": min(times), f"{name}_max": max(times),
+            f"{name}_rounds": times}  # fmt: skip
 
 
 def _torch():
@@ -155,41 +165,41 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0,
         if dtype == "bfloat16":
             tensor = tensor.view(torch.bfloat16)
 
-    memset = _median_time(lambda: buf.fill(0), repeat)
+    memset_times = _rounds(lambda: buf.fill(0), repeat)
+    memset_t = statistics.median(memset_times)
     rows = []
     for name in inits:
         case = CASES[name]
         ours = INITS[name]
-        t = _median_time(lambda: ours(buf, seed=seed, threads=nthreads, dtype=dtype), repeat)  # noqa: B023
+        times = _rounds(lambda: ours(buf, seed=seed, threads=nthreads, dtype=dtype), repeat)  # noqa: B023
+        t = statistics.median(times)
         row: dict[str, object] = {
             "init": name,
             "fill": name,
-            "seconds": t,
+            **_timing("seconds", times),
             "GB_per_s": nbytes / t / 1e9,
             "Gsamples_per_s": buf.size / t / 1e9,
-            "numpy_seconds": None,
-            "speedup_vs_numpy": None,
-            "fraction_of_memset": memset / t,
+            "fraction_of_memset": memset_t / t,
         }
         theirs = None if case.numpy is None else _numpy_fill(buf, dtype, rng, case.numpy(side))
-        if theirs is not None:
-            t_np = _median_time(theirs, repeat)
-            row["numpy_seconds"] = t_np
-            row["speedup_vs_numpy"] = t_np / t
+        numpy_times = None if theirs is None else _rounds(theirs, repeat)
+        row.update(_timing("numpy_seconds", numpy_times))
+        row["speedup_vs_numpy"] = None if numpy_times is None else statistics.median(numpy_times) / t
         if torch is not None:
             row["torch_fill"] = case.torch
-            row["torch_seconds"] = row["speedup_vs_torch"] = None
+            row.update(_timing("torch_seconds", None))
+            row["speedup_vs_torch"] = None
         if torch is not None and case.torch is not None:
             init = getattr(torch.nn.init, case.torch)
             kwargs = case.torch_kwargs
             saved = torch.get_num_threads()
             torch.set_num_threads(nthreads)  # the same thread count on both sides
             try:
-                t_torch = _median_time(lambda: init(tensor, **kwargs), repeat)  # noqa: B023
+                torch_times = _rounds(lambda: init(tensor, **kwargs), repeat)  # noqa: B023
             finally:
                 torch.set_num_threads(saved)
-            row["torch_seconds"] = t_torch
-            row["speedup_vs_torch"] = t_torch / t
+            row.update(_timing("torch_seconds", torch_times))
+            row["speedup_vs_torch"] = statistics.median(torch_times) / t
         rows.append(row)
     return {
         "fastkaiming": __version__,
@@ -204,11 +214,26 @@ def run(size: int, dtype: str, threads: int | None, repeat: int, seed: int = 0,
         "shape": list(shape),
         "bytes": nbytes,
         "threads": nthreads,
+        "numpy_threads": NUMPY_THREADS,
+        "note": threads_note(nthreads, torch is not None),
         "repeat": repeat,
-        "memset_seconds": memset,
-        "memset_GB_per_s": nbytes / memset / 1e9,
+        "statistic": "median of the rounds; _min, _max and _rounds: their spread; ratios of the medians",
+        **_timing("memset_seconds", memset_times),
+        "memset_GB_per_s": nbytes / memset_t / 1e9,
         "rows": rows,
     }
+
+
+NUMPY_THREADS = 1  # numpy.random.Generator fills on the calling thread
+
+
+def threads_note(threads: int, torch: bool) -> str | None:
+    """The note printed when fastkaiming's thread count is not NumPy's; None when both use one."""
+    if threads == NUMPY_THREADS:
+        return None
+    who = "fastkaiming and torch run" if torch else "fastkaiming runs"
+    return (f"note: {who} on {threads} threads, NumPy's Generator on one: x NumPy compares "
+            f"{threads} threads with one (--threads 1 compares one with one)")
 
 
 def sweep(max_size: int, dtype: str, threads: int | None, repeat: int,
@@ -266,12 +291,16 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-def _fmt_time(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds * 1e6:.1f} us"
+def _fmt_spread(result: dict, name: str) -> str:
+    """'12.3 ms [12.1-13.0]': the median of `name` to 3 significant digits, then the fastest
+    and slowest round in the same unit and decimals; "-" when not timed."""
+    median = result[name]
+    if median is None:
+        return "-"
+    unit, scale = ("s", 1.0) if median >= 1 else ("ms", 1e3) if median >= 1e-3 else ("us", 1e6)
+    digits = max(0, 2 - math.floor(math.log10(max(median * scale, 1e-9))))
+    low, high = result[f"{name}_min"] * scale, result[f"{name}_max"] * scale
+    return f"{median * scale:.{digits}f} {unit} [{low:.{digits}f}-{high:.{digits}f}]"
 
 
 def _fmt_bytes(n: int) -> str:
@@ -282,39 +311,44 @@ def _fmt_bytes(n: int) -> str:
 
 
 def format_table(result: dict) -> str:
-    """The result as a text table; "-" where NumPy or torch has no such fill."""
+    """The result as a text table: each time as the median [fastest-slowest] of the rounds,
+    rates and ratios from the medians; "-" where NumPy or torch has no such fill; a note when
+    fastkaiming's thread count is not NumPy's."""
     torch = result["torch"] is not None
-    head = (
+    head = [
         f"fastkaiming {result['fastkaiming']} ({result['isa']}) | "
         f"{_fmt_bytes(result['bytes'])} {result['dtype']} "
-        f"{tuple(result['shape'])} | threads={result['threads']} | median of {result['repeat']} | "
-        f"{result['processor']}\n"
-        f"memset (ndarray.fill): {_fmt_time(result['memset_seconds'])}, "
-        f"{result['memset_GB_per_s']:.2f} GB/s"
-    )
+        f"{tuple(result['shape'])} | threads={result['threads']} | "
+        f"median [min-max] of {result['repeat']} rounds | {result['processor']}",
+        f"memset (ndarray.fill): {_fmt_spread(result, 'memset_seconds')}, "
+        f"{result['memset_GB_per_s']:.2f} GB/s",
+    ]
     if torch:
-        head += f" | torch {result['torch']}, same threads"
+        head[1] += f" | torch {result['torch']}, same threads"
+    if result.get("note"):
+        head.append(result["note"])
+    width = max(23, *(len(_fmt_spread(r, k)) for r in result["rows"]
+                      for k in ("seconds", "numpy_seconds", "torch_seconds") if k in r))  # fmt: skip
     cols = (
-        f"{'fill':<15} {'time':>9} {'GB/s':>7} {'G samples/s':>12} "
-        f"{'NumPy':>9} {'x NumPy':>8} {'x memset':>9}"
+        f"{'fill':<15} {'time [min-max]':>{width}} {'GB/s':>7} {'G samples/s':>12} "
+        f"{'NumPy [min-max]':>{width}} {'x NumPy':>8} {'x memset':>9}"
     )
     if torch:
-        cols += f" {'torch':>9} {'x torch':>8}"
-    lines = [head, "", cols, "-" * len(cols)]
+        cols += f" {'torch [min-max]':>{width}} {'x torch':>8}"
+    lines = [*head, "", cols, "-" * len(cols)]
 
-    def cell(seconds: float | None, ratio: float | None) -> str:
-        if seconds is None or ratio is None:
-            return f" {'-':>9} {'-':>8}"
-        return f" {_fmt_time(seconds):>9} {ratio:>8.2f}"
+    def cell(r: dict, name: str, ratio: float | None) -> str:
+        shown = "-" if ratio is None else f"{ratio:.2f}"
+        return f" {_fmt_spread(r, name):>{width}} {shown:>8}"
 
     for r in result["rows"]:
         line = (
-            f"{r['fill']:<15} {_fmt_time(r['seconds']):>9} {r['GB_per_s']:>7.2f} "
-            f"{r['Gsamples_per_s']:>12.3f}{cell(r['numpy_seconds'], r['speedup_vs_numpy'])} "
+            f"{r['fill']:<15} {_fmt_spread(r, 'seconds'):>{width}} {r['GB_per_s']:>7.2f} "
+            f"{r['Gsamples_per_s']:>12.3f}{cell(r, 'numpy_seconds', r['speedup_vs_numpy'])} "
             f"{r['fraction_of_memset']:>9.2f}"
         )
         if torch:
-            line += cell(r["torch_seconds"], r["speedup_vs_torch"])
+            line += cell(r, "torch_seconds", r["speedup_vs_torch"])
         lines.append(line)
     return "\n".join(lines)
 

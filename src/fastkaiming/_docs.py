@@ -102,6 +102,23 @@ nonlinearity : str, default "leaky_relu"
 ValueError
     `a` is negative or not finite; an unknown `mode` or `nonlinearity`; a fan of 0; a tensor
     of fewer than 2 dimensions without the fan `mode` needs; an axis out of range.""",
+    # init_file and init_safetensors
+    "file_chunk_bytes": """\
+chunk_bytes : int, default 64 MiB
+    About how many bytes are written at a time (each chunk through its own short-lived
+    memory map), a positive int. The values do not depend on it.""",
+    "file_quiet": """\
+quiet : bool or None, default None
+    True: no progress bar; False: always one (on stderr); None: one when stderr is a
+    terminal.""",
+    "file_returns": """\
+Returns
+-------
+pathlib.Path
+    `path`, written.
+
+Raises
+------""",
     # fastkaiming.torch's drop-ins
     "torch_tensor": """\
 tensor : torch.Tensor
@@ -276,3 +293,41 @@ def constructor_doc(fill: Callable[..., object], summary: str, examples: str,
             body.append(f"{title}\n{'-' * len(title)}\n{parts[title].strip()}")
     body.append(f"Examples\n--------\n{inspect.cleandoc(examples)}")
     return fill_in("\n\n".join(body) + "\n", fragments)
+
+
+
+def _drop_entries(section: str, names: tuple[str, ...]) -> str:
+    """A Parameters section (cleaned, unindented entries) without the entries of `names`."""
+    kept: list[str] = []
+    keep = True
+    for line in section.strip("\n").split("\n"):
+        if line and not line[0].isspace():  # an entry's first line
+            keep = line.split(" :", 1)[0] not in names
+        if keep:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def method_doc(fill: Callable[..., object], owner: str, dropped: tuple[str, ...], raises: str,
+               examples: str) -> str | None:  # fmt: skip
+    """The docstring of a method `owner`.<name> that calls `fill` (a documented function) with
+    some of its parameters set (`dropped`): a summary naming the function, its description,
+    parameters but `dropped`, Returns, Raises plus `raises`, Warns, and `examples`. None when
+    `fill` has no docstring (python -OO)."""
+    if fill.__doc__ is None:
+        return None
+    name = fill.__name__
+    parts = _sections(inspect.cleandoc(fill.__doc__))
+    head = parts[""].split("\n\n", 1)
+    kept = " and ".join(f"{p}=" for p in dropped)
+    summary = (f":func:`fastkaiming.{name}` with the {owner}'s seed, on its next stream; the same "
+               f"parameters but {kept}.")  # fmt: skip
+    body = [summary, head[0].strip()] + ([head[1].strip()] if len(head) > 1 else [])
+    sections = {**parts, "Parameters": _drop_entries(parts["Parameters"], dropped),
+                "Raises": parts["Raises"].strip("\n") + "\n" + inspect.cleandoc(raises)}
+    for title in ("Parameters", "Returns", "Raises", "Warns"):
+        if title in sections:
+            body.append(f"{title}\n{'-' * len(title)}\n{sections[title].strip(chr(10))}")
+    body.append(f"See Also\n--------\nfastkaiming.{name} : The function, with seed= and stream=.")
+    body.append(f"Examples\n--------\n{inspect.cleandoc(examples)}")
+    return "\n\n".join(body) + "\n"

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _checks, _constructors
+from . import _checks, _constructors, _docs
 from ._blocks import stream_for
 from ._buffers import ITEMSIZE
 from ._version import __version__
@@ -171,6 +171,7 @@ def _progress(total: int, quiet: bool | None, desc: str) -> Any:
                 disable=disable, dynamic_ncols=True)  # fmt: skip
 
 
+@_docs.documented
 def init_file(
     path: str | os.PathLike[str],
     shape: Sequence[int] | None = None,
@@ -186,25 +187,87 @@ def init_file(
 ) -> Path:
     """Write an initialized tensor file larger than memory, in chunks of about `chunk_bytes`.
 
-    `.npy`: one tensor of `shape` and `dtype` (float16, float32 or float64: .npy has no
-    bfloat16, write a .safetensors file for that) filled by `init` (a fastkaiming initializer
-    name: "kaiming_normal", "trunc_normal", "he_normal", ...; extra keywords such as
-    nonlinearity=, mode=, std= go to it); the values equal an in-memory fill with the same seed
-    and stream. `.safetensors`: a whole model from `spec` (see init_safetensors; `init` and
-    `dtype` are the defaults of its entries). seed=None draws one seed from the OS for the
-    whole file. init "zeros", "ones" and "constant" (with value=) take no seed and no stream.
-    A progress bar shows bytes written, rate and time left on a terminal (quiet=True: never).
+    `.npy`: one tensor of `shape` and `dtype` filled by `init`; its values equal an in-memory
+    fill with the same seed and stream (``fk.kaiming_normal(shape, seed=seed, stream=stream)``).
+    `.safetensors`: a whole model from `spec`, as :func:`init_safetensors` writes it. A
+    progress bar shows bytes written, rate and time left on a terminal.
 
-    `path` appears only when complete. A file it replaces keeps its permission bits; a
-    symbolic link is written through (the file it points to is replaced, atomically in that
-    file's folder, and the link kept), as open(path, "w") writes through one.
+    `path` appears only when complete: the file is written under a temporary name in the same
+    folder, its whole size reserved first (a full disk is an OSError, never a crash in a
+    memory-mapped write), synced, then renamed. A file it replaces keeps its permission bits;
+    a symbolic link is written through (the file it points to is replaced, atomically in that
+    file's folder, and the link kept), as ``open(path, "w")`` writes through one. Memory use is
+    bounded by `chunk_bytes`, whatever the file's size.
 
-    Raises TypeError/ValueError for a bad argument and OSError (errno ENOSPC) when the folder
-    lacks room for the file, before anything is created. Ctrl-C raises a KeyboardInterrupt
-    (fastkaiming._files.Interrupted, whose `replaced` says whether `path` had already been
-    replaced: a signal during the folder's final sync); so do SIGTERM and SIGHUP while their
-    handlers are the default ones (in the main thread), and then, once the temporary file is
-    removed, the signal is sent again so that the process ends as it would have.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write, ending in ``.npy`` or ``.safetensors``.
+    shape : sequence of int or None, default None
+        The shape of a ``.npy`` file's tensor (at most 2**62 elements); None for a
+        ``.safetensors`` file, which takes its shapes from `spec`.
+    spec : mapping or None, default None
+        A ``.safetensors`` file's tensors (see :func:`init_safetensors`); None for ``.npy``.
+    init : str, default "kaiming_normal"
+        The initializer, by the name of its out-of-place function: "kaiming_normal",
+        "kaiming_uniform", "normal", "uniform", "trunc_normal", "xavier_normal",
+        "xavier_uniform", "variance_scaling", "he_normal", "he_uniform", "glorot_normal",
+        "glorot_uniform", "lecun_normal", "lecun_uniform"; or "zeros", "ones" and "constant"
+        (with ``value=``), which take no seed and no stream. For `spec`, the default of
+        entries that name none.
+    dtype : {"float32", "float64", "float16", "bfloat16"}, default "float32"
+        The dtype of the values. A ``.npy`` file has no bfloat16 (write a ``.safetensors``
+        file for that). For `spec`, the default of entries that name none.
+    seed : int or None
+        The Philox key, an int in ``[0, 2**64)``; required, as a keyword. None draws one key
+        from the OS for the whole file (a ``.safetensors`` header records it).
+    stream : int, default 0
+        The Philox stream of a ``.npy`` file's tensor, an int in ``[0, 2**64)``. A
+        ``.safetensors`` tensor's stream is ``stream_for(name)`` unless its entry says.
+    {file_chunk_bytes}
+    {file_quiet}
+    **init_kwargs : object
+        The initializer's own arguments for a ``.npy`` file (``nonlinearity="relu"``,
+        ``mode="fan_out"``, ``std=0.02``, ``value=0.5``, ...); a ``.safetensors`` file takes
+        them in its spec entries.
+
+    {file_returns}
+    TypeError
+        An argument of the wrong type (a float seed, a shape of strings, ...).
+    ValueError
+        `path` ends in neither ``.npy`` nor ``.safetensors``; `shape` given for a
+        ``.safetensors`` file or `spec` for a ``.npy`` file; an unknown `init` or an argument
+        it does not take; a `dtype` the format lacks; a seed or stream outside
+        ``[0, 2**64)``; more than 2**62 elements; a `chunk_bytes` below 1; a problem in
+        `spec` (every problem of the spec at once, one line each).
+    OSError
+        The folder lacks room for the file (errno ENOSPC, with both sizes), or another
+        error of the file system. Arguments and room are checked before anything is created;
+        after an error nothing is left behind.
+    KeyboardInterrupt
+        Ctrl-C, and SIGTERM or SIGHUP while their handlers are the default ones (in the main
+        thread), raise ``fastkaiming._files.Interrupted``, a KeyboardInterrupt whose
+        ``replaced`` says whether `path` had already been replaced (a signal during the
+        folder's final sync). The temporary file is removed; for SIGTERM and SIGHUP the
+        signal is then sent again, so that the process ends as it would have.
+
+    See Also
+    --------
+    init_safetensors : A model's tensors in one ``.safetensors`` file.
+    kaiming_normal : The same values in memory.
+
+    Examples
+    --------
+    >>> import os, shutil, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = fk.init_file(os.path.join(folder, "w.npy"), (256, 128), init="kaiming_normal",
+    ...                     nonlinearity="relu", seed=0, stream=3, quiet=True)
+    >>> w = np.load(path)
+    >>> w.shape, w.dtype
+    ((256, 128), dtype('float32'))
+    >>> bool((w == fk.kaiming_normal((256, 128), nonlinearity="relu", seed=0, stream=3)).all())
+    True
+    >>> shutil.rmtree(folder)
     """
     path = Path(path)
     if path.suffix == ".safetensors":
@@ -231,6 +294,7 @@ def init_file(
     return path
 
 
+@_docs.documented
 def init_safetensors(
     path: str | os.PathLike[str],
     spec: Mapping[str, Mapping[str, Any]],
@@ -243,16 +307,73 @@ def init_safetensors(
 ) -> Path:
     """Write a .safetensors file with every tensor of `spec`, each on stream stream_for(name).
 
-    spec: {name: {"shape": [...], "dtype": "float32", "init": "kaiming_normal", **kwargs}}
-    (dtype float16, bfloat16, float32 or float64, default `dtype`; init default `init`; kwargs
-    go to the initializer, and may override "seed" and "stream"; "seed": null is an error, as
-    the file's seed is what the header records). init "zeros", "ones" and "constant" (with
-    "value") take no seed or stream: norm weights and biases, so that a model's whole state dict
-    is one file. Loading the file gives, for each name, the in-memory fill with
-    (seed, stream_for(name)). The header's metadata records
-    what was used: "seed" (when every tensor used the same) and "tensors", a JSON object of
-    each tensor's init, seed, stream and arguments. Every problem of the spec is reported
-    at once, one line each, before the file is created.
+    Loading the file gives, for each name, the in-memory fill with (seed, stream_for(name)),
+    so a model's random initialization is one file that ``safetensors.torch.load_file`` or
+    transformers' ``from_pretrained`` reads, written in bounded memory. The header's metadata
+    records what was used: ``"seed"`` (when every tensor used the same), ``"tensors"`` (a JSON
+    object of each tensor's init, seed, stream and arguments), ``"generator"`` and
+    ``"fastkaiming_version"``. The file is written as :func:`init_file` writes one: complete
+    or not at all.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (a ``.safetensors`` name is usual, not required).
+    spec : mapping of str to mapping
+        ``{name: {"shape": [...], "dtype": "float16", "init": "kaiming_normal", **kwargs}}``,
+        in the file's order. "shape" is required; "dtype" (float16, bfloat16, float32 or
+        float64) defaults to `dtype`; "init" (a name :func:`init_file` takes) defaults to
+        `init`; every other key goes to the initializer (``"nonlinearity": "relu"``,
+        ``"std": 0.02``, ``"value": 1.0``) and may override "seed" and "stream" (``"seed":
+        null`` is an error: the header records the file's seed). "zeros", "ones" and
+        "constant" entries take no seed and no stream (norm weights, biases).
+    seed : int or None
+        The Philox key of every tensor, an int in ``[0, 2**64)``; required, as a keyword.
+        None draws one from the OS (the header records it).
+    {file_chunk_bytes}
+    {file_quiet}
+    dtype : {"float32", "float64", "float16", "bfloat16"}, default "float32"
+        The dtype of entries that name none.
+    init : str, default "kaiming_normal"
+        The initializer of entries that name none.
+
+    {file_returns}
+    TypeError
+        `spec` is not a mapping, or every problem of the spec is one of type (a name that is
+        not a str, an entry that is not a mapping, ...).
+    ValueError
+        Any other problem of the spec: a missing shape, an unknown dtype or init, an argument
+        the initializer does not take or refuses, the reserved name ``__metadata__``, more
+        than 2**62 elements. Every problem is reported at once, one line each, before the
+        file is created. Also a seed outside ``[0, 2**64)`` or a `chunk_bytes` below 1.
+    OSError
+        The folder lacks room for the file (errno ENOSPC), or another error of the file
+        system; nothing is left behind.
+    KeyboardInterrupt
+        Ctrl-C, SIGTERM or SIGHUP during the write, as for :func:`init_file`.
+
+    See Also
+    --------
+    init_file : One ``.npy`` tensor, or a ``.safetensors`` file by its name.
+
+    Examples
+    --------
+    >>> import json, os, shutil, struct, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> spec = {"fc.weight": {"shape": [64, 32], "init": "kaiming_uniform", "a": 5 ** 0.5},
+    ...         "fc.bias": {"shape": [64], "init": "zeros"}}
+    >>> path = fk.init_safetensors(os.path.join(folder, "model.safetensors"), spec, seed=0, quiet=True)
+    >>> raw = path.read_bytes()
+    >>> size = struct.unpack("<Q", raw[:8])[0]
+    >>> header = json.loads(raw[8:8 + size])
+    >>> header["fc.weight"]["dtype"], header["__metadata__"]["seed"]
+    ('F32', '0')
+    >>> stream = json.loads(header["__metadata__"]["tensors"])["fc.weight"]["stream"]
+    >>> begin = 8 + size + header["fc.weight"]["data_offsets"][0]
+    >>> w = np.frombuffer(raw, np.float32, count=64 * 32, offset=begin).reshape(64, 32)
+    >>> bool((w == fk.kaiming_uniform((64, 32), a=5 ** 0.5, seed=0, stream=stream)).all())
+    True
+    >>> shutil.rmtree(folder)
     """
     path = Path(path)
     _check_chunk(chunk_bytes)
