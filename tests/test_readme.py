@@ -103,7 +103,7 @@ def test_layout_names_every_source_file():
     text = README.read_text()
     layout = text[text.index("## Layout"):]
     layout = layout[: layout.index("```", layout.index("```") + 3)]
-    patterns = ["csrc/*", "src/fastkaiming/*", "tests/*.py", "bench/*", "tools/*", "examples/*", "docs/*.md"]
+    patterns = ["csrc/*", "src/fastkaiming/*", "src/fastkaiming/torch/*", "tests/*.py", "bench/*", "tools/*", "examples/*", "docs/*.md"]
     files = {path.name for pattern in patterns for path in root.glob(pattern) if path.is_file()}
     generated = {name for name in files if name.endswith((".c", ".so", ".pyd")) and name.startswith("_core")}
     tests = {name for name in files if name.startswith("test_")}  # named by subject, not one by one
