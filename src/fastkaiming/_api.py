@@ -107,7 +107,9 @@ def _fill(
     tensor's, for a block); it is not called for a zero-element tensor. `stream` may be a
     callable, called only once all checks passed.
     """
-    if type(tensor) is np.ndarray or (adapter := _adapters.find(tensor)) is None:
+    kind = type(tensor)
+    # a plain torch tensor: one dict lookup (_adapters.find, inlined)
+    if kind is np.ndarray or (adapter := _adapters.BY_TYPE.get(kind) or _adapters.find(tensor)) is None:
         target = _buffers.as_target(tensor, dtype, supported)
     elif adapter.routed(tensor):  # DTensor, CUDA: by blocks
         return adapter.fill(tensor, _fill, dist, params, seed=seed, stream=stream, offset=offset,
