@@ -1,8 +1,8 @@
-"""The cases of test_distributed.py, and the worker that runs them on every rank.
+"""The cases of test_routing.py, and the worker that runs them on every rank.
 
 Each case fills a DTensor (or a sharded model) on a mesh and records a digest of every
 full_tensor(); the parent process runs the same fill on plain tensors and compares the digests.
-Not a test module: imported by test_distributed.py and, in each spawned rank, by the worker.
+Not a test module: imported by test_routing.py and, in each spawned rank, by the worker.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import torch
 import fastkaiming as fk
 import fastkaiming._api
 import fastkaiming.torch as fki
-from fastkaiming import _distributed
+from fastkaiming.torch import _routing
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
           "float64": torch.float64}  # fmt: skip
@@ -265,7 +265,7 @@ def _run_all(rank, world, isas):
             dt = distribute_tensor(torch.zeros(shape, dtype=DTYPES[dtype]), meshes[mesh_shape],
                                    placements[(mesh_shape, pname)], src_data_rank=None)  # fmt: skip
             version = dt._version
-            results[(name, "blocks")] = len(_distributed.shard_blocks(dt)[1])
+            results[(name, "blocks")] = len(_routing.shard_blocks(dt)[1])
             FAMILIES[family](dt)
             results[(name, isa)] = digest(dt.full_tensor())
             results[(name, isa, "version bumped")] = dt._version > version
@@ -350,7 +350,7 @@ def fsdp_state_cases(mesh, tp_mesh=None):
     out["normal_ on .data"] = _outcome(lambda: fki.normal_(model[1].weight.data, seed=1))
     out["ones_"] = _outcome(lambda: fki.ones_(model[1].weight))
     weight = model[0].weight
-    local = weight.to_local() if _distributed.is_dtensor(weight) else weight  # same memory
+    local = weight.to_local() if _routing.is_dtensor(weight) else weight  # same memory
     out["kaiming_uniform_ on a view"] = _outcome(lambda: fki.kaiming_uniform_(local[:2], seed=1))
     for m in model.modules():
         if isinstance(m, FSDPModule):

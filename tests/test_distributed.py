@@ -23,7 +23,8 @@ from torch.distributed.tensor import DTensor, Partial, Replicate, Shard, distrib
 import fastkaiming as fk  # noqa: E402
 import fastkaiming._api  # noqa: E402
 import fastkaiming.torch as fki  # noqa: E402
-from fastkaiming import _core, _distributed  # noqa: E402
+from fastkaiming import _core  # noqa: E402
+from fastkaiming.torch import _routing  # noqa: E402
 
 WORLDS = (1, 2, 3, 4)
 ISAS = sorted(_core.isa_names().values())
@@ -171,8 +172,8 @@ def test_check_seed_rejects_a_bad_seed_and_is_silent_without_a_group(group):
     with pytest.raises(TypeError, match="seed must be an int"):
         fki.init_module_(torch.nn.Linear(2, 2), seed="0", check_seed=True)
     with pytest.raises(ValueError, match="check_seed=True needs an explicit seed="):
-        _distributed.check_seed(None)
-    _distributed.check_seed(2**64 - 1)  # the full uint64 range travels as int64
+        _routing.check_seed(None)
+    _routing.check_seed(2**64 - 1)  # the full uint64 range travels as int64
 
 
 def test_unwrapped_class_sees_through_fully_shard(group):
@@ -182,9 +183,9 @@ def test_unwrapped_class_sees_through_fully_shard(group):
     fully_shard(model[0], mesh=group)
     fully_shard(model, mesh=group)
     assert type(model[0]).__name__ == "FSDPLinear"
-    assert [_distributed.unwrapped_class(m) for m in model.modules()] == [
+    assert [_routing.unwrapped_class(m) for m in model.modules()] == [
         torch.nn.Sequential, torch.nn.Linear, torch.nn.LayerNorm]
-    assert _distributed.unwrapped_class(torch.nn.Linear(2, 2)) is torch.nn.Linear
+    assert _routing.unwrapped_class(torch.nn.Linear(2, 2)) is torch.nn.Linear
 
 
 def test_routing_never_imports_torch():
@@ -200,7 +201,7 @@ def test_routing_never_imports_torch():
                                                 ((3, 1, 9), (1, 0, 2), 2)])  # fmt: skip
 def test_pieces_tile_the_block_exactly_once(shape, start, limit):
     seen = torch.zeros(shape, dtype=torch.int64)
-    for index, piece_shape, piece_start in _distributed._pieces(shape, start, limit):
+    for index, piece_shape, piece_start in _routing._pieces(shape, start, limit):
         assert math.prod(piece_shape) <= limit
         assert seen[index].shape == piece_shape
         assert piece_start == tuple(s + (i.start or 0) for s, i in zip(start, index, strict=True))
@@ -221,7 +222,7 @@ def test_staged_fill_equals_direct_fill(dtype, chunk_bytes, isa):
         assert host.is_contiguous() and host.numel() * host.element_size() <= max(chunk_bytes, 8)
         fk.kaiming_normal_(host, seed=9, stream=2, global_shape=whole, block_start=piece_start)
 
-    _distributed.staged_fill(dest, fill_piece, start, chunk_bytes=chunk_bytes)
+    _routing.staged_fill(dest, fill_piece, start, chunk_bytes=chunk_bytes)
     assert torch.equal(dest.contiguous().view(-1).view(torch.uint8), direct.view(-1).view(torch.uint8))
 
 
@@ -231,7 +232,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 @needs_cuda
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_cuda_tensor_gets_the_cpu_bits(dtype, monkeypatch):
-    monkeypatch.setattr(_distributed, "CHUNK_BYTES", 4096)  # many chunks, both buffers reused
+    monkeypatch.setattr(_routing, "CHUNK_BYTES", 4096)  # many chunks, both buffers reused
     t = torch.empty(300, 70, dtype=dtype, device="cuda")
     fk.trunc_normal_(t, std=0.02, seed=1)
     ref = fk.trunc_normal_(torch.empty(300, 70, dtype=dtype), std=0.02, seed=1)

@@ -9,8 +9,7 @@ import fastkaiming as fk
 
 torch = pytest.importorskip("torch")
 fki = pytest.importorskip("fastkaiming.torch")
-from fastkaiming import _fast_init  # noqa: E402
-from fastkaiming.torch import fast_init  # noqa: E402
+from fastkaiming.torch import _fast_init, fast_init  # noqa: E402
 
 init = torch.nn.init
 TORCH_TRUNC = init._no_grad_trunc_normal_

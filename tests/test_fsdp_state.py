@@ -18,7 +18,7 @@ import torch.distributed as dist  # noqa: E402
 
 import fastkaiming as fk  # noqa: E402
 import fastkaiming.torch as fki  # noqa: E402
-from fastkaiming import _distributed  # noqa: E402
+from fastkaiming.torch import _routing  # noqa: E402
 
 SPAWN_TIMEOUT = 240  # seconds, start to exit: two ranks on two shared cores
 HELD = r"ValueError: tensor is FSDP2's temporary unsharded copy of the parameter '{}' of a {}"
@@ -120,7 +120,7 @@ def test_a_module_state_from_another_torch_is_judged_by_its_parameters(one_rank,
 
     model = dist_cases.state_model()
     fully_shard(model, mesh=one_rank, reshard_after_forward=False)
-    monkeypatch.setattr(_distributed, "fsdp_state", lambda module: None)
+    monkeypatch.setattr(_routing, "fsdp_state", lambda module: None)
     fki.init_module_(model, seed=0)  # sharded: DTensors
     model(torch.ones(1, 6))
     with pytest.raises(ValueError, match=r"the module \(FSDPSequential\) holds FSDP2's temporary"):

@@ -158,7 +158,5 @@ def test_layout_names_every_source_file():
              if path.is_file() and "__pycache__" not in path.parts}  # fmt: skip
     generated = {name for name in files if name.endswith((".c", ".so", ".pyd")) and name.startswith("_core")}
     tests = {name for name in files if name.startswith("test_")}  # named by subject, not one by one
-    if not (ROOT / "src/fastkaiming/torch").is_dir():  # until issue 19.6's torch/ package lands (branch torchpkg)
-        generated |= {"torch.py", "_torch_intake.py", "_distributed.py"}
     missing = sorted(name for name in files - generated - tests if name not in layout)
     assert not missing, f"docs/development.md's Layout does not name {missing}"

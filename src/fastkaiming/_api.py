@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import _blocks, _buffers, _checks, _core, _distributed, _docs, _fans
+from . import _adapters, _blocks, _buffers, _checks, _core, _docs, _fans
+from ._dtypes import CODES, FLOAT_DTYPES, ITEMSIZE
 from ._version import __version__
 
 T = TypeVar("T")
@@ -96,7 +97,7 @@ def _fill(
     offset: object,
     threads: object,
     dtype: object,
-    supported: tuple[str, ...] = _buffers.FLOAT_DTYPES,
+    supported: tuple[str, ...] = FLOAT_DTYPES,
     global_shape: Sequence[int] | None = None,
     block_start: Sequence[int] | None = None,
 ) -> T:
@@ -106,11 +107,16 @@ def _fill(
     tensor's, for a block); it is not called for a zero-element tensor. `stream` may be a
     callable, called only once all checks passed.
     """
-    if type(tensor) is not np.ndarray and _distributed.routed(tensor):  # DTensor, CUDA: by blocks
-        return _distributed.fill(tensor, _fill, dist, params, seed=seed, stream=stream, offset=offset,
-                                 threads=threads, dtype=dtype, supported=supported,
-                                 global_shape=global_shape, block_start=block_start)  # fmt: skip
-    target = _buffers.as_target(tensor, dtype, supported)
+    kind = type(tensor)
+    # a plain torch tensor: one dict lookup (_adapters.find, inlined)
+    if kind is np.ndarray or (adapter := _adapters.BY_TYPE.get(kind) or _adapters.find(tensor)) is None:
+        target = _buffers.as_target(tensor, dtype, supported)
+    elif adapter.routed(tensor):  # DTensor, CUDA: by blocks
+        return adapter.fill(tensor, _fill, dist, params, seed=seed, stream=stream, offset=offset,
+                            threads=threads, dtype=dtype, supported=supported,
+                            global_shape=global_shape, block_start=block_start)  # fmt: skip
+    else:  # a torch tensor in host memory
+        target = _buffers.adapted(tensor, adapter, dtype, supported)
     array = target.array
     where = _blocks.layout(array.shape, global_shape, block_start)
     per_block = _core.samples_per_block(dist, target.code)
@@ -152,14 +158,14 @@ def prepare_whole(dtype: str, address: int, shape: tuple[int, ...], steps: tuple
                   params: Law, seed: int, stream: int, threads: int | None,
                   known: dict[object, Any] | None = None) -> Request:  # fmt: skip
     """The checked fill of a whole tensor with elements (dtype name, memory as
-    _torch_intake.memory gives it) from sample 0 of a valid (seed, stream), as _fill makes it:
+    an adapter's memory() gives it) from sample 0 of a valid (seed, stream), as _fill makes it:
     for init_module_'s batch of fills. `known` keeps what depends only on (dist, params, shape,
     dtype, threads) from one call to the next (many tensors of one shape and law)."""
     key = (dist, params, shape, dtype, threads)
     found = None if known is None else known.get(key)
     if found is None:
         values = _checked_params(dist, params, shape, dtype)
-        head = (_buffers.ITEMSIZE[dtype], _buffers._CODES[dtype], dist, *values)
+        head = (ITEMSIZE[dtype], CODES[dtype], dist, *values)
         found = (head, _checks.threads(threads, math.prod(shape)))
         if known is not None:
             known[key] = found

@@ -1,30 +1,20 @@
 """From any writable buffer to a view of the same memory, never a copy.
 
 Buffer-protocol objects (NumPy, memoryview, array.array, mmap, bytearray), torch tensors (checked
-by _torch_intake, imported with the first one) and other DLPack producers' CPU tensors.
+by their adapter, fastkaiming.torch, through _adapters) and other DLPack producers' CPU tensors.
 bfloat16 travels as uint16 with its own code. Every refusal is a TypeError or ValueError that
 names the dtype or kind in the caller's terms.
 """
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Sequence
-from types import ModuleType
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
-from . import _checks, _core
+from . import _adapters, _checks, _core
+from ._dtypes import CODES, FLOAT_DTYPES, ITEMSIZE, check_match, device_error, dtype_name
 
-FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
-_CODES = {
-    "uint32": _core.DTYPE_UINT32,
-    "float16": _core.DTYPE_FLOAT16,
-    "float32": _core.DTYPE_FLOAT32,
-    "float64": _core.DTYPE_FLOAT64,
-    "bfloat16": _core.DTYPE_BFLOAT16,
-}
-ITEMSIZE = {"uint32": 4, "float16": 2, "float32": 4, "float64": 8, "bfloat16": 2}
 # DLPack (type code, bits) of each dtype, lanes 1 (kDLUInt 1, kDLFloat 2, kDLBfloat 4)
 _DLPACK = {(1, 32): "uint32", (2, 16): "float16", (2, 32): "float32", (2, 64): "float64",
            (4, 16): "bfloat16"}  # fmt: skip
@@ -56,55 +46,8 @@ def numpy_name(dt: np.dtype) -> str:
     return dt.name
 
 
-def torch_dtype(dtype: object, supported: tuple[str, ...]) -> str | None:
-    """A torch dtype's name ('float32' for torch.float32), None for anything that is not one;
-    TypeError naming it if it is not supported. Never imports torch (an object of its exists
-    only once it is imported)."""
-    torch = sys.modules.get("torch")
-    if torch is None or not isinstance(dtype, torch.dtype):
-        return None
-    name = str(dtype).removeprefix("torch.")
-    if name not in supported:
-        raise TypeError(f"dtype must be one of {', '.join(supported)}, got {dtype}")
-    return name
-
-
-def _dtype_name(dtype: object, supported: tuple[str, ...]) -> str:
-    """The name of a dtype given as a string, a NumPy, JAX, ml_dtypes or torch dtype or type."""
-    if (name := torch_dtype(dtype, supported)) is not None:
-        return name
-    if isinstance(dtype, str) and dtype == "bfloat16" or getattr(dtype, "__name__", None) == "bfloat16":
-        name = "bfloat16"  # also ml_dtypes.bfloat16, without importing it
-    else:
-        try:
-            dt = np.dtype(dtype)  # type: ignore[call-overload]
-        except TypeError:
-            raise TypeError(f"dtype must be one of {', '.join(supported)}, got {dtype!r}") from None
-        if not dt.isnative and dt.itemsize > 1:
-            raise TypeError(f"dtype must be one of {', '.join(supported)}, got {dt.str!r} ({dt.name})")
-        name = dt.name
-        if name not in supported:
-            raise TypeError(f"dtype must be one of {', '.join(supported)}, got {dt.str!r} ({dt.name})")
-    if name not in supported:
-        raise TypeError(f"dtype must be one of {', '.join(supported)}, got {name!r}")
-    return name
-
-
-def check_match(dtype: object, name: str, supported: tuple[str, ...], shown: str | None = None) -> None:
-    """dtype= on a typed tensor must name the tensor's own dtype (`shown`: as its framework says)."""
-    if dtype is not None and (wanted := _dtype_name(dtype, supported)) != name:
-        raise TypeError(f"dtype={wanted} does not match the tensor's dtype {shown or name}")
-
-
 def _unsupported(what: str, supported: tuple[str, ...]) -> TypeError:
     return TypeError(f"tensor has unsupported dtype {what}; supported dtypes: {', '.join(supported)}")
-
-
-def device_error(where: str) -> ValueError:
-    return ValueError(
-        f"tensor is on {where}; fastkaiming fills host (CPU) memory: fill a CPU tensor and copy "
-        "it over, or move this one with .cpu()"
-    )
 
 
 def _refused(tensor: object, how: str, exc: Exception) -> TypeError:
@@ -143,56 +86,41 @@ def _from_dlpack(tensor: object, dtype: object, supported: tuple[str, ...]) -> T
         what = "bool" if view.code == 6 else f"{kind_name}{view.bits}"
         raise _unsupported(what if view.lanes == 1 else f"{what} x {view.lanes} lanes", supported)
     check_match(dtype, found, supported)
-    return Target(np.asarray(view), found, _CODES[found])
+    return Target(np.asarray(view), found, CODES[found])
 
 
-_NATIVE = {np.dtype(name): name for name in _CODES if name != "bfloat16"}
+_NATIVE = {np.dtype(name): name for name in CODES if name != "bfloat16"}
 # NumPy kinds the buffer protocol can carry; other kinds and dtypes from other packages
 # (ml_dtypes' float8/int4, ...) are named and refused before a memoryview is tried.
 _BUFFER_KINDS = "biufcSU"
-_torch_intake: ModuleType | None = None
-# The plain torch tensor classes (_torch_intake.PLAIN) once a torch tensor has been seen: their
-# objects take the shortest way through as_target (and _api._fill), with the same checks
-TORCH_PLAIN: frozenset[type] = frozenset()
 
 
-def _load_torch_intake() -> ModuleType:
-    global _torch_intake, TORCH_PLAIN
-    from . import _torch_intake as module
-
-    _torch_intake = module
-    TORCH_PLAIN = module.PLAIN
-    return module
-
-
-def _torch_target(tensor: object, dtype: object, supported: tuple[str, ...]) -> Target:
-    intake = _torch_intake or _load_torch_intake()
-    name, address, shape, steps = intake.memory(tensor, dtype, supported)
+def adapted(tensor: object, adapter: _adapters.Adapter, dtype: object, supported: tuple[str, ...]) -> Target:
+    """A framework's tensor, checked by its adapter: a view of its host memory."""
+    name, address, shape, steps = adapter.memory(tensor, dtype, supported)
     memory = _core.HostMemory(tensor, address, shape, steps, ITEMSIZE[name])
-    return Target(memory, name, _CODES[name], intake.written(tensor))
+    return Target(memory, name, CODES[name], adapter.written(tensor))
 
 
 def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_DTYPES) -> Target:
     """Check `tensor` and return a writable NumPy view of it. Writes nothing."""
-    if type(tensor) in TORCH_PLAIN:
-        return _torch_target(tensor, dtype, supported)
+    if type(tensor) is not np.ndarray and (adapter := _adapters.find(tensor)) is not None:
+        return adapted(tensor, adapter, dtype, supported)  # a torch tensor
     if isinstance(tensor, np.ndarray):
         if dtype is None and tensor.flags.c_contiguous:
             # fast path, the common case; every other case takes the general path below
             name = _NATIVE.get(tensor.dtype)
             if name in supported and tensor.flags.writeable:
-                return Target(tensor, name, _CODES[name])  # type: ignore[index]
+                return Target(tensor, name, CODES[name])  # type: ignore[index]
         if tensor.dtype.name == "bfloat16" and "bfloat16" in supported:
             # ml_dtypes' bfloat16: no buffer-protocol format, but a uint16 view is the same memory
             check_match(dtype, "bfloat16", supported)
             if not tensor.flags.writeable:
                 raise ValueError("tensor is read-only (ndarray); pass a writable buffer")
-            return _checked(Target(tensor.view(np.uint16), "bfloat16", _CODES["bfloat16"]))
+            return _checked(Target(tensor.view(np.uint16), "bfloat16", CODES["bfloat16"]))
         dt = tensor.dtype
         if dt.kind not in _BUFFER_KINDS or dt.type.__module__ != "numpy" or dt.names is not None:
             raise _unsupported(numpy_name(dt), supported)
-    elif isinstance(tensor, getattr(sys.modules.get("torch"), "Tensor", ())):  # torch is imported
-        return _torch_target(tensor, dtype, supported)
     elif hasattr(tensor, "__dlpack__") and hasattr(tensor, "__dlpack_device__"):
         try:
             memoryview(tensor)  # type: ignore[arg-type]
@@ -218,7 +146,7 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
             f"tensor has unsupported buffer format {view.format!r}; "
             f"supported dtypes: {', '.join(supported)}"
         ) from None
-    wanted = None if dtype is None else _dtype_name(dtype, supported)
+    wanted = None if dtype is None else dtype_name(dtype, supported)
 
     if array.dtype.itemsize == 1 and array.dtype.str[1:] in _RAW_BYTE_KINDS:
         if wanted is None:
@@ -243,18 +171,12 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
         if name not in supported or not array.dtype.isnative:
             raise _unsupported(numpy_name(array.dtype), supported)
         check_match(dtype, name, supported)
-    return _checked(Target(array, name, _CODES[name]))
+    return _checked(Target(array, name, CODES[name]))
 
 
 def _checked(target: Target) -> Target:
     """Dimension count and overlap, for every kind of buffer."""
     array = target.array
-    check_layout(array.ndim, array.shape, array.strides, array.itemsize)
+    _checks.layout(array.ndim, array.shape, array.strides, array.itemsize)
     return target
 
-
-def check_layout(ndim: int, shape: Sequence[int], strides: Sequence[int], itemsize: int) -> None:
-    """Dimension count and overlap (strides in bytes)."""
-    if ndim > _core.MAX_NDIM:
-        raise ValueError(f"tensor has {ndim} dimensions; at most {_core.MAX_NDIM} are supported")
-    _checks.no_overlap(shape, strides, itemsize)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._core import MIN_PARALLEL
+from ._core import MAX_NDIM, MIN_PARALLEL
 
 U64 = 1 << 64
 # Largest finite value of each output dtype; parameters beyond it are rejected.
@@ -171,6 +171,13 @@ def representable(what: str, value: float, dtype: str, cause: str) -> float:
 
 # Views whose strides interleave are checked address by address up to this many elements.
 OVERLAP_EXACT_LIMIT = 1 << 16
+
+
+def layout(ndim: int, shape: Sequence[int], strides: Sequence[int], itemsize: int) -> None:
+    """Dimension count and overlap of a view (strides in bytes), for every intake."""
+    if ndim > MAX_NDIM:
+        raise ValueError(f"tensor has {ndim} dimensions; at most {MAX_NDIM} are supported")
+    no_overlap(shape, strides, itemsize)
 
 
 def no_overlap(shape: Sequence[int], strides: Sequence[int], itemsize: int) -> None:

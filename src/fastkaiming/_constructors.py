@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _api, _buffers, _checks, _docs, _family
-from ._buffers import FLOAT_DTYPES
+from . import _api, _checks, _docs, _dtypes, _family
+from ._dtypes import FLOAT_DTYPES
 
 
 def check_shape(shape: object) -> tuple[int, ...]:
@@ -35,7 +35,7 @@ def empty(shape: int | Sequence[int], dtype: object = "float32") -> np.ndarray:
     dims = check_shape(shape)
     if dtype is None:
         dtype = "float32"
-    dtype = _buffers.torch_dtype(dtype, FLOAT_DTYPES) or dtype  # torch.float32: "float32"
+    dtype = _dtypes.torch_dtype(dtype, FLOAT_DTYPES) or dtype  # torch.float32: "float32"
     if dtype == "bfloat16" or getattr(dtype, "__name__", None) == "bfloat16":
         try:
             import ml_dtypes

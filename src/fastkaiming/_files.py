@@ -35,7 +35,7 @@ import numpy as np
 
 from . import _checks, _constructors, _docs
 from ._blocks import stream_for
-from ._buffers import ITEMSIZE
+from ._dtypes import ITEMSIZE
 from ._version import __version__
 
 DEFAULT_CHUNK = 64 << 20

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _api, _buffers, _checks, _constructors, _family
+from . import _api, _checks, _constructors, _dtypes, _family
 
 try:
     import jax
@@ -127,7 +127,7 @@ def _dtype(dtype: object) -> str:
     """The fill's dtype name: None is JAX's default float, float64 without x64 is float32."""
     if dtype is None:
         dtype = jax.dtypes.canonicalize_dtype(np.float64)
-    name = _buffers._dtype_name(dtype, _buffers.FLOAT_DTYPES)
+    name = _dtypes.dtype_name(dtype, _dtypes.FLOAT_DTYPES)
     if name == "float64":
         name = np.dtype(jax.dtypes.canonicalize_dtype(np.float64)).name
     return name

@@ -1,11 +1,12 @@
 """torch tensors in: fill only memory that is provably the tensor's own.
 
-Imported by _buffers with the first torch tensor it is given (torch is then already imported;
-``import fastkaiming`` never imports torch). A plain CPU tensor or nn.Parameter is handed to the
-binding as address, shape and strides, with no DLPack export. Everything else torch has (lazy
-negated or conjugate views, tensors without allocated storage, views beyond their storage,
-sparse, quantized, nested, mkldnn and meta tensors, other devices, every subclass) is a
-TypeError or ValueError that says what to do, raised before a byte is written.
+Reached from the core through _adapters, with the first torch tensor it is given (torch is then
+already imported; ``import fastkaiming`` never imports torch). A plain CPU tensor or
+nn.Parameter is handed to the binding as address, shape and strides, with no DLPack export.
+Everything else torch has (lazy negated or conjugate views, tensors without allocated storage,
+views beyond their storage, sparse, quantized, nested, mkldnn and meta tensors, other devices,
+every subclass) is a TypeError or ValueError that says what to do, raised before a byte is
+written.
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from collections.abc import Callable
 
 import torch
 
-from . import _buffers, _core
+from .. import _checks, _core, _dtypes
 
 _NAMES = {torch.float16: "float16", torch.float32: "float32", torch.float64: "float64",
           torch.bfloat16: "bfloat16", torch.uint32: "uint32"}  # fmt: skip
-_ITEMSIZE = {name: _buffers.ITEMSIZE[name] for name in _NAMES.values()}
+_ITEMSIZE = {name: _dtypes.ITEMSIZE[name] for name in _NAMES.values()}
 # Exactly these classes are plain tensors (torch.nn.Buffer(t) returns a torch.Tensor).
 PLAIN = frozenset((torch.Tensor, torch.nn.Parameter))
 _SPARSE = {torch.sparse_coo, torch.sparse_csr, torch.sparse_csc, torch.sparse_bsr, torch.sparse_bsc}
@@ -70,7 +71,7 @@ def _kind_error(t: torch.Tensor) -> Exception | None:
             "module.to_empty(device=...) first (or create the tensor on the CPU), then initialize it"
         )
     if not t.is_cpu:
-        return _buffers.device_error(str(t.device))
+        return _dtypes.device_error(str(t.device))
     if t.is_quantized:
         return TypeError(
             f"tensor is quantized ({t.dtype}); fastkaiming fills float tensors: fill a float "
@@ -112,7 +113,7 @@ def _not_allocated(why: str) -> ValueError:
     )
 
 
-def memory(t: torch.Tensor, dtype: object, supported: tuple[str, ...] = _buffers.FLOAT_DTYPES) -> Memory:
+def memory(t: torch.Tensor, dtype: object, supported: tuple[str, ...] = _dtypes.FLOAT_DTYPES) -> Memory:
     """Check the torch tensor `t` (overlap included); return where its memory is. Writes nothing."""
     try:
         if type(t) not in PLAIN:
@@ -125,7 +126,7 @@ def memory(t: torch.Tensor, dtype: object, supported: tuple[str, ...] = _buffers
                 f"tensor has unsupported dtype {t.dtype}; supported dtypes: {_supported(supported)}"
             )
         if dtype is not None:
-            _buffers.check_match(dtype, name, supported, f"torch.{name}")  # type: ignore[arg-type]
+            _dtypes.check_match(dtype, name, supported, f"torch.{name}")  # type: ignore[arg-type]
         if t.is_neg() or t.is_conj() or t._is_zerotensor():
             raise _flag_error(t)
         shape = t.shape
@@ -149,7 +150,7 @@ def memory(t: torch.Tensor, dtype: object, supported: tuple[str, ...] = _buffers
                     f"{nbytes} bytes (resized under it?): fill a tensor whose storage holds it"
                 )
         if not contiguous or len(shape) > _MAX_NDIM:
-            _buffers.check_layout(len(shape), shape, [s * itemsize for s in steps], itemsize)
+            _checks.layout(len(shape), shape, [s * itemsize for s in steps], itemsize)
     except (RuntimeError, NotImplementedError, BufferError, OverflowError) as exc:  # torch's own
         raise TypeError(
             f"tensor ({type(t).__name__}) could not be inspected: {type(exc).__name__}: {exc}; "

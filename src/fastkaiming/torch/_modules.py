@@ -1,22 +1,8 @@
-"""A drop-in for ``torch.nn.init``: ``from fastkaiming import torch as init``.
+"""init_module_: a whole model re-initialized, each parameter on the stream of its qualified name.
 
-Every function of torch.nn.init, with the same names, signatures and semantics:
-
-- kaiming_normal_, kaiming_uniform_, xavier_normal_, xavier_uniform_, trunc_normal_, normal_,
-  uniform_ are filled by fastkaiming in place under ``torch.no_grad()``;
-- orthogonal_ and sparse_ follow torch's algorithms on fastkaiming's normal fill (the QR of a
-  fastkaiming normal matrix; the zeroed rows chosen from fastkaiming words), so their result is a
-  function of the seed;
-- constant_, zeros_, ones_, eye_, dirac_ need no randomness and behave exactly as torch's;
-- calculate_gain is torch's formula.
-
-The randomness comes from a fastkaiming seed: ``seed=`` if given, else drawn from ``generator``
-(or torch's default generator), so ``torch.manual_seed(0)`` makes runs reproducible as it does
-for torch.nn.init. On a meta tensor every function is a no-op that returns the tensor, as
-torch's are (arguments are still checked as torch checks them; no seed is drawn).
-
-``init_module_`` re-initializes a whole model the way each layer's ``reset_parameters`` would,
-each parameter on its own stream derived from its qualified name.
+One rule per torch.nn layer class (what its reset_parameters does), a user's rules= (by class or
+by parameter-name pattern), FSDP2 checks, and the warning that names every buffer nothing
+re-initialized after ``to_empty``.
 """
 from __future__ import annotations
 
@@ -30,623 +16,14 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
+import torch
 
-try:
-    import torch
-except ImportError as exc:
-    raise ImportError(f'fastkaiming.torch needs torch ({exc}): pip install "fastkaiming[torch]"') from exc
-
-from . import _api, _checks, _distributed, _docs, _family, _torch_intake
-from ._blocks import stream_for
-from ._fans import calculate_gain, compute_fans, kaiming_std
-from ._fast_init import fast_init
-
-__all__ = [
-    "calculate_gain",
-    "constant_",
-    "dirac_",
-    "eye_",
-    "fast_init",
-    "init_module_",
-    "kaiming_normal_",
-    "kaiming_std",
-    "kaiming_uniform_",
-    "normal_",
-    "ones_",
-    "orthogonal_",
-    "sparse_",
-    "stream_for",
-    "trunc_normal_",
-    "uniform_",
-    "xavier_normal_",
-    "xavier_uniform_",
-    "zeros_",
-]
+from .. import _api, _checks, _family
+from .._blocks import stream_for
+from .._fans import calculate_gain, compute_fans, kaiming_std
+from . import _dropins, _intake, _routing
 
 _init = torch.nn.init
-
-
-def _seed(generator: torch.Generator | None, seed: int | None) -> int:
-    """The fastkaiming seed: `seed`, else 63 bits drawn from the torch generator."""
-    if seed is not None:
-        if generator is not None:
-            raise ValueError("pass either generator= or seed=, not both")
-        return seed
-    draw = torch.randint(0, 2**63 - 1, (1,), generator=generator, dtype=torch.int64)
-    return int(draw.item())
-
-
-def _is_meta(tensor: object) -> bool:
-    return getattr(tensor, "is_meta", False) is True
-
-
-def _on_meta(torch_init: Callable[..., torch.Tensor], tensor: torch.Tensor, generator: object,
-             seed: object, *args: object) -> torch.Tensor:  # fmt: skip
-    """torch's own init on a meta tensor: its checks, then nothing (no data, no seed drawn)."""
-    if seed is not None and generator is not None:
-        raise ValueError("pass either generator= or seed=, not both")
-    torch_init(tensor, *args)
-    return tensor
-
-
-@_docs.documented
-def kaiming_normal_(tensor: torch.Tensor, a: float = 0, mode: str = "fan_in",
-                    nonlinearity: str = "leaky_relu", generator: torch.Generator | None = None,
-                    *, seed: int | None = None, stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.kaiming_normal_, filled by fastkaiming: N(0, std^2), std = gain / sqrt(fan).
-
-    :func:`fastkaiming.kaiming_normal_` with torch's signature and the seed from torch's
-    generator.
-
-    Parameters
-    ----------
-    {torch_tensor}
-    {kaiming}
-    {drop_in_tail}
-    {kaiming_raises}
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> w = torch.empty(256, 128)
-    >>> _ = torch.manual_seed(0)
-    >>> a = init.kaiming_normal_(w, nonlinearity="relu").clone()
-    >>> _ = torch.manual_seed(0)
-    >>> torch.equal(init.kaiming_normal_(w, nonlinearity="relu"), a)
-    True
-    """
-    if _is_meta(tensor):
-        return _on_meta(_init.kaiming_normal_, tensor, generator, seed, a, mode, nonlinearity)
-    with torch.no_grad():
-        return _api.kaiming_normal_(tensor, a, mode, nonlinearity, seed=_seed(generator, seed),
-                                    stream=stream)  # fmt: skip
-
-
-@_docs.documented
-def kaiming_uniform_(tensor: torch.Tensor, a: float = 0, mode: str = "fan_in",
-                     nonlinearity: str = "leaky_relu", generator: torch.Generator | None = None,
-                     *, seed: int | None = None, stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.kaiming_uniform_, filled by fastkaiming: U(-bound, bound), bound = gain * sqrt(3 / fan).
-
-    :func:`fastkaiming.kaiming_uniform_` with torch's signature and the seed from torch's
-    generator; samples never leave [-bound, bound].
-
-    Parameters
-    ----------
-    {torch_tensor}
-    {kaiming}
-    {drop_in_tail}
-    {kaiming_raises}
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> w = init.kaiming_uniform_(torch.empty(64, 128), a=5 ** 0.5, seed=0)   # nn.Linear's init
-    >>> bool(w.abs().max() <= 128 ** -0.5)
-    True
-    """
-    if _is_meta(tensor):
-        return _on_meta(_init.kaiming_uniform_, tensor, generator, seed, a, mode, nonlinearity)
-    with torch.no_grad():
-        return _api.kaiming_uniform_(tensor, a, mode, nonlinearity, seed=_seed(generator, seed),
-                                     stream=stream)  # fmt: skip
-
-
-@_docs.documented
-def xavier_normal_(tensor: torch.Tensor, gain: float = 1.0,
-                   generator: torch.Generator | None = None, *, seed: int | None = None,
-                   stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.xavier_normal_, filled by fastkaiming: N(0, std^2), std = gain * sqrt(2 / fan_sum).
-
-    :func:`fastkaiming.xavier_normal_` with torch's signature and the seed from torch's
-    generator; fan_sum = fan_in + fan_out, from the shape in torch's (out, in, *kernel) layout.
-
-    Parameters
-    ----------
-    {torch_tensor}
-    gain : float, default 1.0
-        The scale, finite and >= 0.
-    {drop_in_tail}
-    ValueError
-        `gain` negative or not finite, a fan of 0 or a tensor of fewer than 2 dimensions.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> w = init.xavier_normal_(torch.empty(256, 256), seed=0)
-    >>> w.shape
-    torch.Size([256, 256])
-    """
-    if _is_meta(tensor):
-        return _on_meta(_init.xavier_normal_, tensor, generator, seed, gain)
-    with torch.no_grad():
-        return _family.xavier_normal_(tensor, gain, seed=_seed(generator, seed), stream=stream)
-
-
-@_docs.documented
-def xavier_uniform_(tensor: torch.Tensor, gain: float = 1.0,
-                    generator: torch.Generator | None = None, *, seed: int | None = None,
-                    stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.xavier_uniform_, filled by fastkaiming: U(-a, a), a = gain * sqrt(6 / fan_sum).
-
-    :func:`fastkaiming.xavier_uniform_` with torch's signature and the seed from torch's
-    generator; fan_sum = fan_in + fan_out, from the shape in torch's (out, in, *kernel) layout.
-
-    Parameters
-    ----------
-    {torch_tensor}
-    gain : float, default 1.0
-        The scale, finite and >= 0.
-    {drop_in_tail}
-    ValueError
-        `gain` negative or not finite, a fan of 0 or a tensor of fewer than 2 dimensions.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> w = init.xavier_uniform_(torch.empty(256, 128), seed=0)
-    >>> bool(w.abs().max() <= (6 / (256 + 128)) ** 0.5)
-    True
-    """
-    if _is_meta(tensor):
-        return _on_meta(_init.xavier_uniform_, tensor, generator, seed, gain)
-    with torch.no_grad():
-        return _family.xavier_uniform_(tensor, gain, seed=_seed(generator, seed), stream=stream)
-
-
-@_docs.documented
-def trunc_normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
-                  b: float = 2.0, generator: torch.Generator | None = None, *,
-                  seed: int | None = None, stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.trunc_normal_ (absolute bounds), filled by fastkaiming.
-
-    :func:`fastkaiming.trunc_normal_` with torch's signature and the seed from torch's
-    generator: inverse CDF, correct in float16 and bfloat16 too, and never outside [a, b]
-    (the bounds are rounded inwards to the dtype).
-
-    Parameters
-    ----------
-    {torch_tensor}
-    mean : float, default 0.0
-        The mean of the untruncated normal, finite.
-    std : float, default 1.0
-        Its standard deviation, finite and > 0.
-    a : float, default -2.0
-        The lower bound (absolute), finite.
-    b : float, default 2.0
-        The upper bound, finite and > `a`.
-    {drop_in_tail}
-    ValueError
-        A parameter not finite, `std` <= 0, `a` >= `b`, or an interval the sampler cannot
-        serve in this dtype (see :func:`fastkaiming.trunc_normal_`).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> w = init.trunc_normal_(torch.empty(768, 768, dtype=torch.bfloat16), std=0.02, a=-0.04, b=0.04, seed=0)
-    >>> bool(w.min() >= -0.04 and w.max() <= 0.04)
-    True
-    """
-    if _is_meta(tensor):
-        return _on_meta(_init.trunc_normal_, tensor, generator, seed, mean, std, a, b)
-    with torch.no_grad():
-        return _api.trunc_normal_(tensor, mean, std, a, b, seed=_seed(generator, seed), stream=stream)
-
-
-@_docs.documented
-def normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0,
-            generator: torch.Generator | None = None, *, seed: int | None = None,
-            stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.normal_, filled by fastkaiming: N(mean, std^2).
-
-    :func:`fastkaiming.normal_` with torch's signature and the seed from torch's generator.
-
-    Parameters
-    ----------
-    {torch_tensor}
-    mean : float, default 0.0
-        The mean, finite.
-    std : float, default 1.0
-        The standard deviation, finite and >= 0.
-    {drop_in_tail}
-    ValueError
-        `mean` or `std` not finite or beyond the dtype's range, or `std` < 0.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> g = torch.Generator().manual_seed(1)
-    >>> w = init.normal_(torch.empty(4096), std=0.02, generator=g)
-    >>> w.dtype
-    torch.float32
-    """
-    if _is_meta(tensor):
-        return _on_meta(_init.normal_, tensor, generator, seed, mean, std)
-    with torch.no_grad():
-        return _api.normal_(tensor, mean, std, seed=_seed(generator, seed), stream=stream)
-
-
-@_docs.documented
-def uniform_(tensor: torch.Tensor, a: float = 0.0, b: float = 1.0,
-             generator: torch.Generator | None = None, *, seed: int | None = None,
-             stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.uniform_, filled by fastkaiming: U(a, b), samples in [a, b].
-
-    :func:`fastkaiming.uniform_` with torch's signature and the seed from torch's generator.
-
-    Parameters
-    ----------
-    {torch_tensor}
-    a : float, default 0.0
-        The lower bound, finite.
-    b : float, default 1.0
-        The upper bound, finite and >= `a`.
-    {drop_in_tail}
-    ValueError
-        `a` or `b` not finite or beyond the dtype's range, or `a` > `b`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> w = init.uniform_(torch.empty(1000), -0.1, 0.1, seed=0)
-    >>> bool(w.min() >= -0.1 and w.max() <= 0.1)
-    True
-    """
-    if _is_meta(tensor):
-        return _on_meta(_init.uniform_, tensor, generator, seed, a, b)
-    with torch.no_grad():
-        return _api.uniform_(tensor, a, b, seed=_seed(generator, seed), stream=stream)
-
-
-def _not_held(tensor: torch.Tensor) -> None:
-    """The check of the random fills for the drop-ins that write with torch's own ops: FSDP2's
-    temporary unsharded parameters are refused (_distributed.refuse_fsdp_temporary)."""
-    if _distributed.FSDP_STATES in sys.modules and isinstance(tensor, torch.Tensor):
-        _distributed.refuse_fsdp_temporary(tensor)
-
-
-def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
-    """torch.nn.init.constant_: every element set to `val` (torch's own fill).
-
-    Parameters
-    ----------
-    tensor : torch.Tensor
-        The tensor to set, in place.
-    val : float
-        The value.
-
-    Returns
-    -------
-    torch.Tensor
-        `tensor`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> init.constant_(torch.empty(3), 0.5)
-    tensor([0.5000, 0.5000, 0.5000])
-    """
-    _not_held(tensor)
-    return _init.constant_(tensor, val)
-
-
-def ones_(tensor: torch.Tensor) -> torch.Tensor:
-    """torch.nn.init.ones_: every element set to 1 (torch's own fill).
-
-    Parameters
-    ----------
-    tensor : torch.Tensor
-        The tensor to set, in place.
-
-    Returns
-    -------
-    torch.Tensor
-        `tensor`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> init.ones_(torch.empty(3))
-    tensor([1., 1., 1.])
-    """
-    _not_held(tensor)
-    return _init.ones_(tensor)
-
-
-def zeros_(tensor: torch.Tensor) -> torch.Tensor:
-    """torch.nn.init.zeros_: every element set to 0 (torch's own fill).
-
-    Parameters
-    ----------
-    tensor : torch.Tensor
-        The tensor to set, in place.
-
-    Returns
-    -------
-    torch.Tensor
-        `tensor`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> init.zeros_(torch.empty(3))
-    tensor([0., 0., 0.])
-    """
-    _not_held(tensor)
-    return _init.zeros_(tensor)
-
-
-def eye_(tensor: torch.Tensor) -> torch.Tensor:
-    """torch.nn.init.eye_: the identity matrix in a 2-D tensor (torch's own).
-
-    Parameters
-    ----------
-    tensor : torch.Tensor
-        The tensor to set, in place.
-
-    Returns
-    -------
-    torch.Tensor
-        `tensor`.
-
-    Raises
-    ------
-    ValueError
-        `tensor` is not 2-D (torch's message).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> init.eye_(torch.empty(2, 3))
-    tensor([[1., 0., 0.],
-            [0., 1., 0.]])
-    """
-    _not_held(tensor)
-    return _init.eye_(tensor)
-
-
-def dirac_(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
-    """torch.nn.init.dirac_: the Dirac delta in a {3, 4, 5}-D convolution weight, each group of
-    output channels preserving the identity of as many input channels as it can.
-
-    torch's checks and values; the ones are written in one indexed store, not one per channel.
-
-    Parameters
-    ----------
-    tensor : torch.Tensor
-        A 3-, 4- or 5-D convolution weight, set in place (a DTensor: torch's own function).
-    groups : int, default 1
-        The number of groups; it must divide the size of dimension 0.
-
-    Returns
-    -------
-    torch.Tensor
-        `tensor`.
-
-    Raises
-    ------
-    ValueError
-        `tensor` is not 3-, 4- or 5-D, or `groups` does not divide dimension 0 (torch's
-        messages).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> w = init.dirac_(torch.empty(4, 2, 3))
-    >>> w[:, :, 1]
-    tensor([[1., 0.],
-            [0., 1.],
-            [0., 0.],
-            [0., 0.]])
-    """
-    dimensions = tensor.ndimension()
-    if dimensions not in (3, 4, 5):
-        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
-    sizes = tensor.size()
-    if sizes[0] % groups != 0:
-        raise ValueError("dim 0 must be divisible by groups")
-    _not_held(tensor)
-    if _distributed.is_dtensor(tensor):  # torch's own handles the shards
-        return torch.nn.init.dirac_(tensor, groups)
-    if tensor.is_meta:
-        return tensor
-    per_group = sizes[0] // groups
-    d = torch.arange(min(per_group, sizes[1]))
-    out = (torch.arange(groups)[:, None] * per_group + d).reshape(-1)
-    centre = tuple(torch.full_like(out, s // 2) for s in sizes[2:])
-    with torch.no_grad():
-        tensor.zero_()
-        tensor[(out, d.repeat(groups), *centre)] = 1
-    return tensor
-
-
-def _no_dtensor(name: str, tensor: torch.Tensor) -> None:
-    if _distributed.is_dtensor(tensor):
-        raise TypeError(
-            f"{name} factors or permutes the whole tensor and does not fill a DTensor's shards; "
-            "fill a plain tensor of the global shape and distribute it "
-            "(torch.distributed.tensor.distribute_tensor)"
-        )
-
-
-def _float_scratch(tensor: torch.Tensor) -> np.dtype[Any]:
-    """The dtype random matrices are drawn and factored in: float64 for float64, else float32."""
-    return np.dtype(np.float64 if tensor.dtype == torch.float64 else np.float32)
-
-
-@_docs.documented
-def orthogonal_(tensor: torch.Tensor, gain: float = 1, generator: torch.Generator | None = None,
-                *, seed: int | None = None, stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.orthogonal_ (Saxe et al. 2013) on a fastkaiming normal matrix.
-
-    torch's algorithm: a (rows, numel / rows) matrix of N(0, 1) samples (fastkaiming's
-    ``normal_(seed, stream)``, in float64 for a float64 tensor, else float32), transposed when
-    it is wide, factored by ``torch.linalg.qr``; Q's columns multiplied by the signs of R's
-    diagonal (Mezzadri 2007, so Q is Haar-distributed), transposed back, copied in and
-    multiplied by `gain`. Trailing dimensions are flattened.
-
-    Parameters
-    ----------
-    tensor : torch.Tensor
-        A CPU or CUDA tensor of 2 or more dimensions, set in place; not a DTensor. On a meta
-        tensor, or one with no elements, a no-op.
-    gain : float, default 1
-        The factor, finite.
-    {generator}
-    {torch_seed}
-    {torch_stream}
-
-    Returns
-    -------
-    torch.Tensor
-        `tensor`.
-
-    Raises
-    ------
-    ValueError
-        Fewer than 2 dimensions; `gain` not finite; both `seed` and `generator`.
-    TypeError
-        A DTensor (fill a plain tensor of the global shape and distribute it).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> q = init.orthogonal_(torch.empty(64, 128), seed=0)
-    >>> torch.allclose(q @ q.T, torch.eye(64), atol=1e-5)
-    True
-    """
-    if tensor.ndimension() < 2:
-        raise ValueError("Only tensors with 2 or more dimensions are supported")
-    g = _checks.real("gain", gain)
-    _no_dtensor("orthogonal_", tensor)
-    _not_held(tensor)
-    if tensor.numel() == 0 or tensor.is_meta:
-        if seed is not None and generator is not None:
-            raise ValueError("pass either generator= or seed=, not both")
-        return tensor
-    rows = tensor.size(0)
-    cols = tensor.numel() // rows
-    flattened = torch.from_numpy(_api.normal_(np.empty((rows, cols), _float_scratch(tensor)),
-                                              seed=_seed(generator, seed), stream=stream))  # fmt: skip
-    if rows < cols:
-        flattened = flattened.t()
-    q, r = torch.linalg.qr(flattened)
-    q *= torch.diag(r, 0).sign()
-    if rows < cols:
-        q = q.t()
-    with torch.no_grad():
-        tensor.copy_(q.reshape(tensor.shape))
-        tensor.mul_(g)
-    return tensor
-
-
-@_docs.documented
-def sparse_(tensor: torch.Tensor, sparsity: float, std: float = 0.01,
-            generator: torch.Generator | None = None, *, seed: int | None = None,
-            stream: int = 0) -> torch.Tensor:  # fmt: skip
-    """torch.nn.init.sparse_ (Martens 2010): N(0, std^2) with ceil(sparsity * rows) zeros in
-    every column of a 2-D tensor.
-
-    The values are fastkaiming's ``normal_(tensor, 0, std, seed, stream)``; in column c the
-    zeroed rows are the ceil(sparsity * rows) with the smallest 32-bit words
-    ``random_raw(stream=stream_for(f"sparse_/{stream}"))[c * rows + r]`` (ties: the lower row),
-    a uniformly random subset as torch's ``randperm`` gives, and a function of the seed.
-
-    Parameters
-    ----------
-    tensor : torch.Tensor
-        A 2-D tensor, set in place; not a DTensor. On a meta tensor a no-op.
-    sparsity : float
-        The fraction of each column set to zero, in [0, 1].
-    std : float, default 0.01
-        The standard deviation of the non-zero values, finite and >= 0.
-    {generator}
-    {torch_seed}
-    {torch_stream}
-
-    Returns
-    -------
-    torch.Tensor
-        `tensor`.
-
-    Raises
-    ------
-    ValueError
-        `tensor` not 2-D; `sparsity` outside [0, 1]; `std` negative or not finite; both
-        `seed` and `generator`.
-    TypeError
-        A DTensor.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from fastkaiming import torch as init
-    >>> w = init.sparse_(torch.empty(10, 4), sparsity=0.3, seed=0)
-    >>> (w == 0).sum(dim=0)
-    tensor([3, 3, 3, 3])
-    """
-    if tensor.ndimension() != 2:
-        raise ValueError("Only tensors with 2 dimensions are supported")
-    s = _checks.real("sparsity", sparsity)
-    if not 0 <= s <= 1:
-        raise ValueError(f"sparsity must be in [0, 1] (the fraction of each column set to zero), got {s!r}")
-    _no_dtensor("sparse_", tensor)
-    if tensor.is_meta:
-        if seed is not None and generator is not None:
-            raise ValueError("pass either generator= or seed=, not both")
-        return tensor
-    rows, cols = tensor.shape
-    num_zeros = math.ceil(s * rows)
-    key = _seed(generator, seed)
-    taken: list[int] = []
-
-    def first_stream() -> int:  # resolved once, after normal_'s checks (a Generator's stream)
-        taken.append(stream() if callable(stream) else _checks.stream(stream))
-        return taken[0]
-
-    with torch.no_grad():
-        _api.normal_(tensor, 0.0, std, seed=key, stream=first_stream)  # type: ignore[arg-type]
-        if num_zeros and cols:
-            words = _api.random_raw(np.empty((cols, rows), np.uint32), seed=key,
-                                    stream=stream_for(f"sparse_/{taken[0]}"))  # fmt: skip
-            zero_rows = np.argsort(words, axis=1, kind="stable")[:, :num_zeros]
-            columns = np.broadcast_to(np.arange(cols)[:, None], zero_rows.shape)
-            tensor[torch.from_numpy(zero_rows.reshape(-1)), torch.from_numpy(columns.reshape(-1))] = 0
-    return tensor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -805,11 +182,11 @@ def _padding_row(fill: Fill) -> int | None:
 
 def _zero_row(p: torch.Tensor, row: int) -> None:
     """An Embedding's padding row set to zero."""
-    if not _distributed.is_dtensor(p):
+    if not _routing.is_dtensor(p):
         p[row].fill_(0)
         return
     # indexing a DTensor on a sharded dim would zero a redistributed copy
-    local, blocks = _distributed.shard_blocks(p)
+    local, blocks = _routing.shard_blocks(p)
     for index, start in blocks:
         block = local[index]
         if start[0] <= row < start[0] + block.shape[0]:
@@ -863,7 +240,7 @@ class _Batch:
             _api.fill_batch(self.requests)
         finally:  # also after a batch stopped part way (Ctrl-C)
             if self.tensors:
-                _torch_intake.all_written(self.tensors)
+                _intake.all_written(self.tensors)
         for p, row in self.padded:
             _zero_row(p, row)
         for p, fill, qual in self.each:
@@ -879,11 +256,11 @@ def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
     """
     for value, group in tensors.items():
         # DTensors (FSDP2, TP): torch has no DTensor rule for _foreach_copy_ from a plain tensor
-        sharded = [t for t in group if type(t) not in _PLAIN and _distributed.is_dtensor(t)]
+        sharded = [t for t in group if type(t) not in _PLAIN and _routing.is_dtensor(t)]
         for t in sharded:
             t.fill_(value)
         if sharded:
-            group = [t for t in group if not _distributed.is_dtensor(t)]
+            group = [t for t in group if not _routing.is_dtensor(t)]
             if not group:
                 continue
         if value == 0:
@@ -900,17 +277,17 @@ def _set_constants(tensors: dict[float, list[torch.Tensor]]) -> None:
 
 
 _UNINITIALIZED = _nn.parameter.UninitializedTensorMixin  # type: ignore[attr-defined]
-_PLAIN = _torch_intake.PLAIN  # torch.Tensor, nn.Parameter: never a DTensor
+_PLAIN = _intake.PLAIN  # torch.Tensor, nn.Parameter: never a DTensor
 _TRANSFORMER = _nn.Transformer
 # module class -> (the class rules apply to, its rule or None, running statistics reset?)
 Classes = dict[type, tuple[type, Rule | None, bool]]
 
 
 def _class_of(m: torch.nn.Module, classes: Classes) -> tuple[type, Rule | None, bool]:
-    """_distributed.unwrapped_class(m), its rule and whether its running statistics are reset,
+    """_routing.unwrapped_class(m), its rule and whether its running statistics are reset,
     kept in `classes` by type(m): one call's memo, so no class outlives the call because of it
     (a module-level cache kept every class ever seen alive; a model has a few classes)."""
-    kind = _distributed.unwrapped_class(m)
+    kind = _routing.unwrapped_class(m)
     found = classes[type(m)] = (kind, _RULES.get(kind), kind in _RUNNING_STATS)
     return found
 
@@ -940,7 +317,7 @@ def _by_rule(fill: Fill, qual: str, call: Callable[..., Any], *args: Any) -> Any
 _RULE_FILLS = ("normal_", "uniform_", "trunc_normal_", "kaiming_normal_", "kaiming_uniform_",
                "xavier_normal_", "xavier_uniform_", "constant_", "zeros_", "ones_")  # fmt: skip
 # each of those functions, fastkaiming.torch's and torch.nn.init's -> its name
-_RULE_NAMES: dict[Any, str] = {f: n for n in _RULE_FILLS for f in (globals()[n], getattr(_init, n))}
+_RULE_NAMES: dict[Any, str] = {f: n for n in _RULE_FILLS for f in (getattr(_dropins, n), getattr(_init, n))}
 _DRAWN = ("generator", "seed", "stream")  # what init_module_ decides, never a rule
 
 
@@ -977,7 +354,7 @@ def _rule_fill(value: object, where: str) -> Fill:
             f"{', '.join(_RULE_FILLS)}, alone or in a functools.partial with its arguments; got {value!r}"
         )
     try:
-        bound = inspect.signature(globals()[name]).bind(None, *args, **kwargs)
+        bound = inspect.signature(getattr(_dropins, name)).bind(None, *args, **kwargs)
     except TypeError as e:
         raise TypeError(f"{where}: {name}: {e}") from None
     drawn = [n for n in _DRAWN if n in bound.arguments]
@@ -1231,7 +608,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str (the module's qualified name), got {type(prefix).__name__}")
     if check_seed:  # first: an argument error on one rank must not leave the others waiting
-        _distributed.check_seed(seed, group, timeout)
+        _routing.check_seed(seed, group, timeout)
     elif group is not None or timeout is not None:
         raise ValueError("group= and timeout= apply to check_seed=True only")
     _checks.choice("unknown", unknown, ("error", "skip", "reset"))
@@ -1251,7 +628,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     problems: list[str] = []
     classes: Classes = {}
     # FSDP2's temporary parameters: also reached through a module FSDP2 does not wrap itself
-    held = _distributed.fsdp_temporaries() if _distributed.FSDP_STATES in sys.modules else None
+    held = _routing.fsdp_temporaries() if _routing.FSDP_STATES in sys.modules else None
     for mname, m in module.named_modules(prefix=prefix):
         own = m._parameters
         kind, rule, stats = classes.get(type(m)) or _class_of(m, classes)
@@ -1289,10 +666,10 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
             plain = type(p) in _PLAIN and p.is_cpu  # a plain CPU tensor: neither meta nor lazy
             if not plain and (p.is_meta or isinstance(p, _UNINITIALIZED)):
                 problems.append(_unwritable("parameter", f"{mname}.{pname}" if mname else pname, p))
-            elif held and _distributed.held_by_fsdp(p, held):
+            elif held and _routing.held_by_fsdp(p, held):
                 qual = f"{mname}.{pname}" if mname else pname
                 problems.append(f"parameter '{qual}' is FSDP2's temporary unsharded copy of "
-                                f"{_distributed.held_by_fsdp(p, held)}" + _RESHARD)  # fmt: skip
+                                f"{_routing.held_by_fsdp(p, held)}" + _RESHARD)  # fmt: skip
             elif fill is None:
                 strangers.setdefault(mname, (m, []))[1].append(f"{mname}.{pname}" if mname else pname)
             elif fill[0] == "const":
@@ -1315,7 +692,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
         _check_writable(t, None)
     if _unallocated(plain_constants):
         raise ValueError(_UNALLOCATED)
-    if seed is None and any(_distributed.is_dtensor(p) for p, _, _, _ in random):
+    if seed is None and any(_routing.is_dtensor(p) for p, _, _, _ in random):
         raise ValueError(
             "init_module_ on a sharded model (DTensor parameters) needs seed=, the same on every "
             "rank: seed=None would draw a different seed from the OS on each rank"
@@ -1337,7 +714,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     with torch.no_grad():
         if unknown == "reset":
             for m, qs in strangers.values():
-                reset: Any = None if _distributed.unwrapped_class(m) in _RULES else (
+                reset: Any = None if _routing.unwrapped_class(m) in _RULES else (
                     getattr(m, "reset_parameters", None) or getattr(m, "_reset_parameters", None))
                 if reset is None:
                     unreset += qs
@@ -1408,13 +785,13 @@ def _fsdp_problem(m: torch.nn.Module, mname: str) -> str | None:
     which reshard() frees. init_module_ raises rather than reshard: reshard() changes the state
     of the caller's training step (the next backward, tensors it holds), and it is one line for
     the caller."""
-    state = _distributed.fsdp_state(m)
+    state = _routing.fsdp_state(m)
     try:
-        held = bool(_distributed.fsdp_unsharded(state)) if state is not None else None
+        held = bool(_routing.fsdp_unsharded(state)) if state is not None else None
     except AttributeError:  # another torch's FSDP2: what its public state shows
         held = None
     if held is None:  # the sharded parameters (of m and the modules under it) are DTensors
-        held = any(not _distributed.is_dtensor(p) for p in m.parameters())
+        held = any(not _routing.is_dtensor(p) for p in m.parameters())
     if not held:
         return None
     return (f"{repr(mname) if mname else 'the module'} ({type(m).__name__}) holds FSDP2's temporary "
@@ -1431,8 +808,8 @@ def _check_writable(t: torch.Tensor, qual: str | None) -> None:
     """Raise, before init_module_ writes anything, for a tensor a fill would refuse: the
     fastkaiming intake's checks for a random fill (`qual` given), allocated storage for a
     constant one. DTensors: their local shard; CUDA tensors are written by torch's copy_."""
-    if _distributed.is_dtensor(t):
-        t = _distributed.shard_blocks(t)[0]
+    if _routing.is_dtensor(t):
+        t = _routing.shard_blocks(t)[0]
     if t.is_cuda:
         return
     if qual is not None:
@@ -1451,9 +828,9 @@ def _unallocated(tensors: list[torch.Tensor]) -> bool:
 
 
 def _memory(t: torch.Tensor, qual: str) -> tuple[str, int, tuple[int, ...], tuple[int, ...]]:
-    """The tensor `t`'s memory, checked as a fill checks it (_torch_intake.memory)."""
+    """The tensor `t`'s memory, checked as a fill checks it (_intake.memory)."""
     try:
-        return _torch_intake.memory(t, None)
+        return _intake.memory(t, None)
     except (TypeError, ValueError) as e:
         raise type(e)(f"init_module_ cannot fill '{qual}': {e}") from None
 
@@ -1462,7 +839,7 @@ def _describe(strangers: dict[str, tuple[torch.nn.Module, list[str]]]) -> str:
     """The unknown module classes, saying when one is a subclass of a known class."""
     described = []
     for m, _ in strangers.values():
-        kind = _distributed.unwrapped_class(m)
+        kind = _routing.unwrapped_class(m)
         text = kind.__name__
         if kind in _RULES:
             text += " (parameters its rule does not cover)"

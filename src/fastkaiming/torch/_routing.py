@@ -5,8 +5,8 @@ the DTensor, the shard's place from torch's own placement helpers), so ``full_te
 bit-identical to the same fill of a plain tensor in one process, for any mesh and placement. A
 CUDA tensor (or CUDA shard) is filled on the host in bounded chunks and copied to the device.
 
-Nothing here imports torch at module level: the fills route here only objects that are torch
-tensors, which means torch has already been imported.
+The core reaches this module through _adapters (routed, fill) with torch tensors only, and
+fastkaiming.torch's own modules call it directly.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from . import _blocks, _buffers, _checks
+from .. import _blocks, _checks
+from . import _intake
 
 # Host staging buffer for device tensors: at most this many bytes per chunk.
 CHUNK_BYTES = 64 << 20
@@ -42,7 +43,7 @@ def routed(tensor: object) -> bool:
     """True for a torch DTensor or CUDA tensor (every other torch tensor goes to the buffer
     intake, which refuses other devices). Imports nothing. Raises ValueError for FSDP2's
     temporary unsharded copy of a parameter (fsdp_temporary)."""
-    if type(tensor) in _buffers.TORCH_PLAIN:  # plain torch.Tensor or Parameter: never a DTensor
+    if type(tensor) in _intake.PLAIN:  # plain torch.Tensor or Parameter: never a DTensor
         if FSDP_STATES in sys.modules:
             refuse_fsdp_temporary(tensor)
         return tensor.is_cuda  # type: ignore[attr-defined]
@@ -99,7 +100,7 @@ def fsdp_unsharded(state: Any) -> list[Any]:
 
 def _storage(tensor: Any) -> int:
     """The address of the storage of `tensor` (of its local shard for a DTensor); 0 if none."""
-    if type(tensor) in _buffers.TORCH_PLAIN:  # data_ptr: cheaper than untyped_storage()
+    if type(tensor) in _intake.PLAIN:  # data_ptr: cheaper than untyped_storage()
         address = int(tensor.data_ptr())  # 0: meta, or no memory
         return address - tensor.storage_offset() * tensor.element_size() if address else 0
     local = tensor._local_tensor if is_dtensor(tensor) else tensor

@@ -35,14 +35,15 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
-from . import _api, _checks, _distributed, _torch_intake
-from ._blocks import stream_for
+from .. import _api, _checks
+from .._blocks import stream_for
+from . import _intake, _routing
 
 __all__ = ["FastInitReport", "fast_init"]
 
 _init = torch.nn.init
 _FLOATS = frozenset((torch.float16, torch.bfloat16, torch.float32, torch.float64))
-_PLAIN = _torch_intake.PLAIN
+_PLAIN = _intake.PLAIN
 _META = "meta"  # a refusal that is not a let-through: torch's own no-op on a meta tensor
 _EMPTY = "empty"  # nor this: torch's own no-op on a tensor with no elements
 _OWN_GENERATOR = ("torch's own generator (fastkaiming serves normal_, uniform_ and the "
@@ -248,7 +249,7 @@ class _Router(TorchFunctionMode):
         """Why fastkaiming cannot serve a fill of `t` exactly; None if it can."""
         if type(t) in _PLAIN:
             local = t
-        elif _distributed.is_dtensor(t):
+        elif _routing.is_dtensor(t):
             local = t._local_tensor
         else:
             return f"a {type(t).__name__}, not a plain tensor or a DTensor"
@@ -294,7 +295,7 @@ def _memory_key(t: Any) -> tuple[Any, ...] | None:
     """What identifies the memory a fill of `t` writes, in its element order: (address, count,
     dtype) when contiguous (any view shape walks it in the same order), else address, shape and
     strides. None for tensors without data."""
-    local = t._local_tensor if _distributed.is_dtensor(t) else t
+    local = t._local_tensor if _routing.is_dtensor(t) else t
     if type(local) not in _PLAIN or local.is_meta:
         return None
     ptr = local.data_ptr()
