@@ -594,7 +594,7 @@ def init_module_(module: torch.nn.Module, *, seed: int, prefix: str = "",
     >>> policy = {(torch.nn.Linear, torch.nn.Embedding): functools.partial(init.normal_, std=0.02),
     ...           "*.bias": 0, torch.nn.LayerNorm: {"weight": 1}}
     >>> _ = init.init_module_(model, seed=0, rules=policy)
-    >>> round(float(model[1].weight.std()), 2), float(model[1].bias.abs().max())
+    >>> round(model[1].weight.std().item(), 2), model[1].bias.abs().max().item()
     (0.02, 0.0)
     >>> with torch.device("meta"):
     ...     big = torch.nn.Sequential(torch.nn.Linear(16, 16))
