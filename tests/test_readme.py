@@ -160,3 +160,19 @@ def test_layout_names_every_source_file():
     tests = {name for name in files if name.startswith("test_")}  # named by subject, not one by one
     missing = sorted(name for name in files - generated - tests if name not in layout)
     assert not missing, f"docs/development.md's Layout does not name {missing}"
+
+
+ASSUMED = "The examples on this page assume `import numpy as np` and `import fastkaiming as fk`."
+
+
+def test_pages_whose_examples_lean_on_the_doctest_setup_say_so():
+    """docs/conf.py's doctest_global_setup imports np and fk for every {testcode} block; a reader
+    pasting a block gets no such setup, so a page with a block using them unimported says so."""
+    for page in sorted(DOCS.rglob("*.md")):
+        if "_build" in page.parts:
+            continue
+        text = page.read_text()
+        for block in re.findall(r"```\{testcode\}[^\n]*\n(.*?)```", text, flags=re.S):
+            leans = (re.search(r"\bnp\.", block) and "import numpy as np" not in block) or (
+                re.search(r"\bfk\.", block) and "import fastkaiming as fk" not in block)
+            assert not leans or ASSUMED in text, f"{page.relative_to(ROOT)} uses np/fk unimported without saying so"
