@@ -110,7 +110,7 @@ def _fill(
     kind = type(tensor)
     # a plain torch tensor: one dict lookup (_adapters.find, inlined)
     if kind is np.ndarray or (adapter := _adapters.BY_TYPE.get(kind) or _adapters.find(tensor)) is None:
-        target = _buffers.as_target(tensor, dtype, supported)
+        target = _buffers.buffer_target(tensor, dtype, supported)  # looked up above: no adapter
     elif adapter.routed(tensor):  # DTensor, CUDA: by blocks
         return adapter.fill(tensor, _fill, dist, params, seed=seed, stream=stream, offset=offset,
                             threads=threads, dtype=dtype, supported=supported,

@@ -106,6 +106,12 @@ def as_target(tensor: object, dtype: object, supported: tuple[str, ...] = FLOAT_
     """Check `tensor` and return a writable NumPy view of it. Writes nothing."""
     if type(tensor) is not np.ndarray and (adapter := _adapters.find(tensor)) is not None:
         return adapted(tensor, adapter, dtype, supported)  # a torch tensor
+    return buffer_target(tensor, dtype, supported)
+
+
+def buffer_target(tensor: object, dtype: object, supported: tuple[str, ...]) -> Target:
+    """as_target for an object no framework adapter takes (the caller has looked): NumPy, the
+    buffer protocol, DLPack. Writes nothing."""
     if isinstance(tensor, np.ndarray):
         if dtype is None and tensor.flags.c_contiguous:
             # fast path, the common case; every other case takes the general path below
