@@ -39,6 +39,7 @@ def paused(*args, **kwargs):
 setattr(_files, name, paused)
 for s in (signal.SIGTERM, signal.SIGHUP):  # as in a terminal, whatever the test runner ignores (nohup)
     signal.signal(s, signal.SIG_DFL)
+signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored in a background job
 if mode == "cli":
     sys.exit(cli.main(["init", out, "--shape", "64,64", "--seed", "5", "--chunk", "4096", "--quiet"]))
 fk.init_file(out, (64, 64), seed=5, chunk_bytes=4096, quiet=True)

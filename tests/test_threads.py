@@ -14,9 +14,18 @@ import fastkaiming._api as api
 from fastkaiming import _checks
 
 
+@pytest.fixture
+def interruptible():
+    """SIGINT raises KeyboardInterrupt, as in a terminal, even when the suite was started with
+    SIGINT ignored (a background job of a non-interactive shell, nohup)."""
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, saved)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("threads", [1, 2])
-def test_ctrl_c_stops_a_long_fill(threads, monkeypatch):
+def test_ctrl_c_stops_a_long_fill(threads, monkeypatch, interruptible):
     monkeypatch.setattr(api, "_ISA", 0)  # the scalar kernel: this fill takes seconds
     x = np.full(1 << 27, np.nan)  # 1 GiB float64
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
